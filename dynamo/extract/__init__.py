@@ -1,0 +1,58 @@
+"""Extract: read rows from the warehouse views.
+
+One small protocol, :class:`Source`, and one module per backend:
+
+- :mod:`dynamo.extract.data_api`: the Redshift Data API (``SOURCE=data-api``, the default).
+- :mod:`dynamo.extract.direct`: a direct connection through redshift-connector
+  (``SOURCE=direct``).
+
+Both return the same rows with the same Python types: integers as ``int``,
+DECIMAL/NUMERIC as ``decimal.Decimal`` (never float), text as ``str``, NULL as
+``None``.
+
+>>> source = DataApiSource(database="dev", cluster="my-cluster", db_user="awsuser")
+>>> for clientid, balance in source.rows(
+...         "SELECT clientid, balance FROM contabyx.clients_info WHERE clientid > :last",
+...         {"last": 0}):
+...     ...
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping
+from typing import Any, Union
+
+#: A query parameter value; it is always sent as a bound parameter, never spliced into SQL.
+ParamValue = Union[str, int]
+Row = tuple[Any, ...]
+
+
+class ExtractError(RuntimeError):
+    """A statement failed, was aborted, timed out, or could not be read.
+
+    ``str(error)`` is one line that names the statement and the warehouse's message.
+    """
+
+
+class Source(abc.ABC):
+    """Runs one SQL statement with ``:name`` parameters and streams its rows.
+
+    Implementations are safe to call from several threads at once: the sync
+    keeps several statements in flight, one per thread.
+    """
+
+    @abc.abstractmethod
+    def rows(self, sql: str, params: Mapping[str, ParamValue] | None = None) -> Iterator[Row]:
+        """Run ``sql`` and yield its rows as tuples, in the order the statement returns them.
+
+        Rows are fetched page by page: memory holds one page, not the whole result.
+        Raises :class:`ExtractError` when the statement fails.
+        """
+
+    @abc.abstractmethod
+    def execute(self, sql: str) -> None:
+        """Run one statement that returns no rows (DDL such as CREATE VIEW); wait for it."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; the default has none."""
