@@ -1,0 +1,75 @@
+"""An independent computation of every figure, straight from the source rows.
+
+Plain Python over raw ``transactions`` and ``transactiontypes`` rows: no SQL view,
+no shaping code of the project. Tests compare what the sync stored and what the
+client library returns against it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+ZERO = Decimal("0.00")
+
+
+@dataclass
+class Figures:
+    income: Decimal = ZERO
+    expense: Decimal = ZERO
+    income_count: int = 0
+    expense_count: int = 0
+
+    @property
+    def balance(self) -> Decimal:
+        return self.income - self.expense
+
+    def add(self, nature: str, amount: Decimal) -> None:
+        if nature == "income":
+            self.income += amount
+            self.income_count += 1
+        else:
+            self.expense += amount
+            self.expense_count += 1
+
+
+@dataclass
+class ClientFigures:
+    total: Figures = field(default_factory=Figures)
+    years: dict[int, Figures] = field(default_factory=dict)
+    months: dict[tuple[int, int], Figures] = field(default_factory=dict)
+
+
+def compute(
+    transactions: Iterable[tuple[Any, ...]], types: Iterable[tuple[Any, ...]]
+) -> dict[int, ClientFigures]:
+    """Figures per client from rows ``(transactionid, clientid, typeid, time, amount)``
+    and ``(typeid, name, nature)``. Natures other than income and expense are ignored,
+    as are rows whose clientid or amount is NULL or whose typeid has no type."""
+    nature_of = {typeid: nature for typeid, _name, nature in types}
+    out: dict[int, ClientFigures] = defaultdict(ClientFigures)
+    for _tid, clientid, typeid, time, amount in transactions:
+        nature = nature_of.get(typeid)
+        if nature not in ("income", "expense") or clientid is None or amount is None:
+            continue
+        assert isinstance(time, datetime)
+        client = out[int(clientid)]
+        client.total.add(nature, Decimal(amount))
+        client.years.setdefault(time.year, Figures()).add(nature, Decimal(amount))
+        client.months.setdefault((time.year, time.month), Figures()).add(nature, Decimal(amount))
+    return dict(out)
+
+
+def from_warehouse(conn: Any) -> dict[int, ClientFigures]:
+    """:func:`compute` over every source row, read with a psycopg connection."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT typeid, name, nature FROM contabyx.transactiontypes")
+        types = cur.fetchall()
+        cur.execute(
+            "SELECT transactionid, clientid, typeid, time, amount FROM contabyx.transactions"
+        )
+        return compute(cur, types)
