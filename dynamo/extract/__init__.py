@@ -56,3 +56,20 @@ class Source(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has none."""
+
+
+def open_source(settings: Mapping[str, str | None], kind: str = "data-api") -> Source:
+    """The source named by ``kind`` (``SOURCE``: ``data-api`` or ``direct``), configured
+    from the environment-style ``settings``.
+
+    >>> source = open_source({"DATABASE": "dev", "CLUSTER": "c1", "DBUSER": "awsuser"})
+    """
+    if kind == "data-api":
+        from dynamo.extract.data_api import DataApiSource
+
+        return DataApiSource.from_settings(settings)
+    if kind == "direct":
+        from dynamo.extract.direct import DirectSource
+
+        return DirectSource.from_settings(settings)
+    raise ValueError(f"unknown source {kind!r}; valid sources: data-api, direct")

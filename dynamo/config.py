@@ -1,0 +1,220 @@
+"""Configuration of the sync: ``config/.env``, the process environment, then overrides.
+
+Precedence, lowest first: built-in defaults, the dotenv file, the process
+environment, keyword overrides (``Insert(workers=4)``). Every value is checked
+here, before any I/O, so that a bad setting fails with a clear message.
+
+>>> settings = load_settings({"workers": 4})
+>>> settings.workers
+4
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Optional
+
+from dotenv import dotenv_values
+
+from contabyx import layout
+
+#: SQL identifiers that come from configuration (schema.name) must match this;
+#: they are the only part of any statement not passed as a bound parameter.
+SQL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+#: DynamoDB's own rule for table names.
+TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+
+SOURCES = ("data-api", "direct")
+
+#: Keys whose values are secrets: never logged, never in a repr.
+SECRET_KEYS = frozenset({"REDSHIFT_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"})
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or invalid."""
+
+
+def _env_key(name: str) -> str:
+    return name.upper()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the sync. Field names are the environment keys, lower-cased."""
+
+    database: str = "dev"
+    cluster: Optional[str] = None
+    dbuser: str = "awsuser"
+    secret_arn: Optional[str] = None
+    workgroup: Optional[str] = None
+    aws_region: Optional[str] = None
+    source: str = "data-api"
+    redshift_host: Optional[str] = None
+    redshift_port: int = 5439
+    redshift_user: Optional[str] = None
+    redshift_password: Optional[str] = field(default=None, repr=False)
+    redshift_iam: bool = False
+    views_schema: str = "contabyx"
+    clients_info_table: str = layout.CLIENTS_INFO_TABLE
+    clients_info_by_year_table: str = layout.CLIENTS_INFO_BY_YEAR_TABLE
+    workers: int = 8
+    readers: int = 4
+    chunk_clients: int = 1000
+    max_retries: int = 10
+    statement_timeout: float = 3600.0
+    aws_endpoint_url_dynamodb: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+    def check_source(self) -> None:
+        """Raise ConfigError unless the warehouse can be reached with these settings."""
+        if self.source == "data-api" and not (self.cluster or self.secret_arn or self.workgroup):
+            raise ConfigError(
+                "the Data API needs CLUSTER (with DBUSER), SECRET_ARN or WORKGROUP; "
+                "set one in config/.env or the environment"
+            )
+        if self.source == "direct" and not (self.redshift_host or self.redshift_iam):
+            raise ConfigError(
+                "SOURCE=direct needs REDSHIFT_HOST (or REDSHIFT_IAM=true with CLUSTER)"
+            )
+
+    def source_settings(self) -> dict[str, str | None]:
+        """The values the extract sources read, under their environment names."""
+        keys = (
+            "database",
+            "cluster",
+            "dbuser",
+            "secret_arn",
+            "workgroup",
+            "aws_region",
+            "redshift_host",
+            "redshift_port",
+            "redshift_user",
+            "redshift_password",
+            "redshift_iam",
+            "statement_timeout",
+        )
+        out: dict[str, str | None] = {}
+        for key in keys:
+            value = getattr(self, key)
+            if isinstance(value, bool):
+                value = str(value).lower()
+            out[_env_key(key)] = None if value is None else str(value)
+        return out
+
+
+def _check(s: Settings) -> None:
+    if s.source not in SOURCES:
+        raise ConfigError(f"SOURCE must be one of {', '.join(SOURCES)}, not {s.source!r}")
+    if not SQL_NAME.match(s.views_schema):
+        raise ConfigError(f"VIEWS_SCHEMA {s.views_schema!r} is not a plain SQL identifier")
+    for key in ("clients_info_table", "clients_info_by_year_table"):
+        if not TABLE_NAME.match(getattr(s, key)):
+            raise ConfigError(
+                f"{_env_key(key)} {getattr(s, key)!r} is not a valid DynamoDB table name "
+                "(3-255 characters: letters, digits, '_', '-', '.')"
+            )
+    if s.clients_info_table == s.clients_info_by_year_table:
+        raise ConfigError("CLIENTS_INFO_TABLE and CLIENTS_INFO_BY_YEAR_TABLE must differ")
+    for key, low, high in (
+        ("workers", 1, 256),
+        ("readers", 1, 64),
+        ("chunk_clients", 1, 1_000_000),
+        ("max_retries", 0, 100),
+        ("redshift_port", 1, 65535),
+    ):
+        value = getattr(s, key)
+        if not low <= value <= high:
+            raise ConfigError(f"{_env_key(key)} must be between {low} and {high}, not {value}")
+    if not s.statement_timeout > 0:
+        raise ConfigError("STATEMENT_TIMEOUT must be a positive number of seconds")
+
+
+def default_env_file() -> Path:
+    """``$CONTABYX_ENV_FILE``, else ``config/.env`` in the working directory, else in the
+    source checkout this package was imported from."""
+    explicit = os.environ.get("CONTABYX_ENV_FILE")
+    if explicit:
+        return Path(explicit)
+    here = Path("config/.env")
+    if here.exists():
+        return here
+    return Path(__file__).resolve().parents[1] / "config" / ".env"
+
+
+def _coerce(name: str, kind: Any, raw: Any) -> Any:
+    if raw is None:
+        return None
+    text = str(raw).strip()
+    wrong = ConfigError(f"{_env_key(name)} must be {kind.__name__}, not {raw!r}")
+    if kind is bool:
+        if isinstance(raw, bool) or text.lower() in _TRUE | _FALSE:
+            return raw if isinstance(raw, bool) else text.lower() in _TRUE
+        raise wrong
+    if isinstance(raw, bool):
+        raise wrong
+    if kind is int:
+        if isinstance(raw, float) or not re.fullmatch(r"-?\d+", text):
+            raise wrong
+        return int(text)
+    if kind is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise wrong from None
+    return text
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+_KINDS: dict[str, Any] = {
+    "redshift_port": int,
+    "redshift_iam": bool,
+    "workers": int,
+    "readers": int,
+    "chunk_clients": int,
+    "max_retries": int,
+    "statement_timeout": float,
+}
+
+#: Friendlier override names accepted by ``Insert(**settings)``.
+ALIASES = {"region": "aws_region", "db_user": "dbuser", "endpoint_url": "aws_endpoint_url_dynamodb"}
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    env_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Merge defaults, the dotenv file, the environment and ``overrides`` into checked Settings.
+
+    Unknown override names raise ``TypeError`` listing the valid ones.
+    """
+    names = {f.name for f in fields(Settings)}
+    given: dict[str, Any] = {}
+    path = env_file if env_file is not None else default_env_file()
+    file_values = dotenv_values(path) if path.is_file() else {}
+    env = os.environ if environ is None else environ
+    for name in names:
+        key = _env_key(name)
+        if file_values.get(key) not in (None, ""):
+            given[name] = file_values[key]
+        if env.get(key) not in (None, ""):
+            given[name] = env[key]
+    for raw_name, value in (overrides or {}).items():
+        name = ALIASES.get(raw_name, raw_name)
+        if name not in names:
+            valid = ", ".join(sorted(names | set(ALIASES)))
+            raise TypeError(f"unknown setting {raw_name!r}; valid settings: {valid}")
+        given[name] = value
+    if "aws_region" not in given and env.get("AWS_DEFAULT_REGION"):
+        given["aws_region"] = env["AWS_DEFAULT_REGION"]
+    values = {name: _coerce(name, _KINDS.get(name, str), raw) for name, raw in given.items()}
+    return Settings(**values)

@@ -1,0 +1,340 @@
+"""Load: write items to DynamoDB with parallel ``BatchWriteItem``, retried until done.
+
+Every DynamoDB write of the sync is in this module.
+
+>>> with ItemWriter(client, workers=8) as writer:
+...     for item in items:
+...         writer.put("clients_info", item)
+>>> writer.stats.items
+{'clients_info': 20000}
+
+``UnprocessedItems``, throttling (``ProvisionedThroughputExceededException``,
+``ThrottlingException``, ``RequestLimitExceeded``), 5xx answers and dropped
+connections are re-sent with exponential backoff and full jitter, at most
+``max_retries`` times per batch. A batch that still fails stops the run: the
+context manager raises :class:`WriteError` naming the clientids not written.
+Puts replace whole items, so re-sending one, or re-running the sync, is safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Optional
+
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+from contabyx import layout
+
+log = logging.getLogger(__name__)
+
+#: BatchWriteItem takes at most 25 requests.
+BATCH_SIZE = 25
+
+RETRYABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+
+Item = dict[str, Any]
+Request = dict[str, Any]
+
+
+class WriteError(RuntimeError):
+    """Items could not be written after every retry.
+
+    ``not_written`` maps each table to the clientids whose items were not written.
+    """
+
+    def __init__(self, message: str, not_written: dict[str, list[int]]) -> None:
+        super().__init__(message)
+        self.not_written = not_written
+
+
+@dataclass
+class WriteStats:
+    """What an :class:`ItemWriter` did. Counters are updated under the writer's lock."""
+
+    items: dict[str, int] = field(default_factory=dict)
+    deleted: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+    retries: int = 0
+    unprocessed: int = 0
+    throttled: int = 0
+    server_errors: int = 0
+    connection_errors: int = 0
+    clientids: dict[str, array[int]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "items": dict(self.items),
+            "deleted": dict(self.deleted),
+            "requests": self.requests,
+            "retries": self.retries,
+            "unprocessed": self.unprocessed,
+            "throttled": self.throttled,
+            "server_errors": self.server_errors,
+            "connection_errors": self.connection_errors,
+        }
+
+
+def _key_of(request: Request) -> int:
+    body = request.get("PutRequest", {}).get("Item") or request["DeleteRequest"]["Key"]
+    return int(body[layout.KEY]["N"])
+
+
+class ItemWriter:
+    """Parallel, retried ``BatchWriteItem`` from a bounded pool of worker threads.
+
+    ``put`` and ``delete`` may be called from several threads. Memory is bounded:
+    when the workers fall behind, ``put`` waits.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        workers: int = 8,
+        max_retries: int = 10,
+        backoff_base: float = 0.05,
+        backoff_cap: float = 5.0,
+        on_written: Optional[Callable[[str, int], None]] = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        self._client = client
+        self._workers = workers
+        self._max_retries = max_retries
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._on_written = on_written
+        self._sleep = sleep
+        self._queue: queue.Queue[Optional[tuple[str, list[Request]]]] = queue.Queue(workers * 2)
+        self._pending: dict[str, list[Request]] = {}
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._first_error: Optional[str] = None
+        self._first_cause: Optional[BaseException] = None
+        self._not_written: dict[str, list[int]] = {}
+        self.stats = WriteStats()
+
+    # -- public ---------------------------------------------------------------
+
+    def __enter__(self) -> ItemWriter:
+        for n in range(self._workers):
+            thread = threading.Thread(target=self._work, name=f"dynamo-writer-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def put(self, table: str, item: Item) -> None:
+        """Queue one item (in wire form) for ``table``."""
+        self._add(table, {"PutRequest": {"Item": item}})
+
+    def delete(self, table: str, clientid: int) -> None:
+        """Queue the deletion of one client's item from ``table``."""
+        self._add(table, {"DeleteRequest": {"Key": {layout.KEY: {"N": str(clientid)}}}})
+
+    def flush(self) -> None:
+        """Send the partial batches now."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for table, requests in pending.items():
+            if requests:
+                self._submit(table, requests)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc is None:
+                self.flush()
+        except WriteError:
+            pass
+        finally:
+            if exc is not None:
+                self._drop_queued()
+            for _ in self._threads:
+                self._queue.put(None)
+            for thread in self._threads:
+                thread.join()
+        if self._first_error is not None and (exc is None or isinstance(exc, WriteError)):
+            raise self._error() from self._first_cause
+
+    # -- private --------------------------------------------------------------
+
+    def _error(self) -> WriteError:
+        lines = [
+            f"{table}: {len(ids)} items not written, clientids {_ids(ids)}"
+            for table, ids in sorted(self._not_written.items())
+        ]
+        return WriteError(
+            f"{self._first_error}; " + "; ".join(lines),
+            {t: sorted(i) for t, i in self._not_written.items()},
+        )
+
+    def _add(self, table: str, request: Request) -> None:
+        if self._first_error is not None:
+            raise self._error()
+        with self._lock:
+            batch = self._pending.setdefault(table, [])
+            batch.append(request)
+            if len(batch) < BATCH_SIZE:
+                return
+            self._pending[table] = []
+        self._submit(table, batch)
+
+    def _submit(self, table: str, batch: list[Request]) -> None:
+        while True:
+            if self._first_error is not None:
+                self._not_done(table, batch)
+                raise self._error()
+            try:
+                self._queue.put((table, batch), timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def _drop_queued(self) -> None:
+        # The caller is failing already: drop what is queued so the workers stop soon.
+        with self._lock:
+            self._pending = {}
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if job is not None:
+                self._not_done(*job)
+
+    def _not_done(self, table: str, requests: list[Request]) -> None:
+        with self._lock:
+            self._not_written.setdefault(table, []).extend(_key_of(r) for r in requests)
+
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            table, batch = job
+            if self._first_error is not None:
+                self._not_done(table, batch)
+                continue
+            try:
+                self._write(table, batch)
+            except _GaveUp as gave_up:
+                self._stop(gave_up.reason, gave_up.cause)
+                self._not_done(table, gave_up.remaining)
+            except Exception as exc:  # any failure stops the run, loudly
+                self._stop(f"writing to {table} failed: {_describe(exc)}", exc)
+                self._not_done(table, batch)
+
+    def _stop(self, reason: str, cause: Optional[BaseException]) -> None:
+        with self._lock:
+            if self._first_error is None:
+                self._first_error = reason
+                self._first_cause = cause
+
+    def _write(self, table: str, batch: list[Request]) -> None:
+        requests = batch
+        attempt = 0
+        cause: Optional[BaseException] = None
+        while True:
+            error = ""
+            try:
+                response = self._client.batch_write_item(RequestItems={table: requests})
+                remaining = response.get("UnprocessedItems", {}).get(table, [])
+                with self._lock:
+                    self.stats.requests += 1
+                    if remaining:
+                        self.stats.unprocessed += len(remaining)
+                error = f"{len(remaining)} items left unprocessed"
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+                if code not in RETRYABLE_CODES and status < 500:
+                    raise
+                with self._lock:
+                    self.stats.requests += 1
+                    if status >= 500:
+                        self.stats.server_errors += 1
+                    else:
+                        self.stats.throttled += 1
+                remaining, error, cause = requests, _describe(exc), exc
+            except (ConnectionError, HTTPClientError) as exc:
+                with self._lock:
+                    self.stats.requests += 1
+                    self.stats.connection_errors += 1
+                remaining, error, cause = requests, _describe(exc), exc
+            self._record(table, requests, remaining)
+            if not remaining:
+                return
+            attempt += 1
+            if attempt > self._max_retries:
+                raise _GaveUp(
+                    f"gave up on {table} after {self._max_retries} retries ({error})",
+                    remaining,
+                    cause,
+                )
+            with self._lock:
+                self.stats.retries += 1
+            # Full jitter: spreads the retries of many workers over the whole window.
+            window = min(self._backoff_cap, self._backoff_base * 2**attempt)
+            self._sleep(random.uniform(0, window))
+            requests = remaining
+
+    def _record(self, table: str, sent: list[Request], remaining: list[Request]) -> None:
+        if remaining is sent:
+            return
+        left = {_key_of(r) for r in remaining} if remaining else set()
+        done = [r for r in sent if _key_of(r) not in left] if left else sent
+        if not done:
+            return
+        puts = [_key_of(r) for r in done if "PutRequest" in r]
+        deletes = len(done) - len(puts)
+        with self._lock:
+            if puts:
+                self.stats.items[table] = self.stats.items.get(table, 0) + len(puts)
+                self.stats.clientids.setdefault(table, array("q")).extend(puts)
+            if deletes:
+                self.stats.deleted[table] = self.stats.deleted.get(table, 0) + deletes
+        if puts:
+            log.info("wrote %d items to %s: clientids %s", len(puts), table, puts)
+            if self._on_written is not None:
+                self._on_written(table, len(puts))
+
+
+class _GaveUp(Exception):
+    def __init__(
+        self, reason: str, remaining: list[Request], cause: Optional[BaseException]
+    ) -> None:
+        super().__init__(reason)
+        self.reason, self.remaining, self.cause = reason, remaining, cause
+
+
+def _ids(ids: list[int], most: int = 50) -> str:
+    shown = ", ".join(str(i) for i in sorted(ids)[:most])
+    return shown + (f" and {len(ids) - most} more" if len(ids) > most else "")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return f"{err.get('Code', 'Error')}: {err.get('Message', '')}".strip()
+    return f"{type(exc).__name__}: {exc}"
