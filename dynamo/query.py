@@ -1,0 +1,128 @@
+"""The public API of the sync, as the original design named it.
+
+>>> from dynamo.query import Insert
+>>> Insert().clients_info(entries=10).clientids            # -> table clients_info
+[1, 4, 7, 12, 15, 16, 21, 30, 31, 33]
+>>> Insert().clients_info_by_month(entries=10)             # -> table clients_info_by_year
+>>> Insert(workers=16, source="direct").clients_info()     # every client, other settings
+
+``entries=0`` (the default) means every client; ``entries=N`` the N clients with
+the lowest clientids, each written whole. Settings are validated when ``Insert``
+is made and ``entries`` when a method is called, both before any I/O.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Optional
+
+from dynamo import sync
+from dynamo.aws import dynamodb_client
+from dynamo.config import Settings, load_settings
+from dynamo.extract import Source, open_source
+from dynamo.sync import SyncResult
+
+log = logging.getLogger(__name__)
+
+
+class Insert:
+    """Sync the warehouse views into the two DynamoDB tables.
+
+    ``Insert(**settings)`` overrides any configuration value (``clients_info_table``,
+    ``region``, ``source``, ``workers``, ...); see :class:`dynamo.config.Settings`.
+    """
+
+    def __init__(self, **settings: Any) -> None:
+        self.settings: Settings = load_settings(settings)
+        self._source: Optional[Source] = None
+        self._client: Any = None
+
+    def __repr__(self) -> str:
+        s = self.settings
+        return (
+            f"Insert(source={s.source!r}, database={s.database!r}, "
+            f"tables=({s.clients_info_table!r}, {s.clients_info_by_year_table!r}), "
+            f"workers={s.workers})"
+        )
+
+    # -- the two syncs --------------------------------------------------------
+
+    def clients_info(
+        self,
+        entries: int = 0,
+        *,
+        on_rows: Optional[Callable[[int], None]] = None,
+        on_written: Optional[Callable[[str, int], None]] = None,
+    ) -> SyncResult:
+        """Write one item per client to the ``clients_info`` table."""
+        return self._run(sync.CLIENTS_INFO, entries, on_rows, on_written)
+
+    def clients_info_by_month(
+        self,
+        entries: int = 0,
+        *,
+        on_rows: Optional[Callable[[int], None]] = None,
+        on_written: Optional[Callable[[str, int], None]] = None,
+    ) -> SyncResult:
+        """Write one item per client, holding every year and month, to ``clients_info_by_year``."""
+        return self._run(sync.CLIENTS_INFO_BY_YEAR, entries, on_rows, on_written)
+
+    def close(self) -> None:
+        """Release the warehouse connections (the direct source holds some)."""
+        if self._source is not None:
+            self._source.close()
+            self._source = None
+
+    def __enter__(self) -> Insert:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- shared parts ---------------------------------------------------------
+
+    @property
+    def source(self) -> Source:
+        """The warehouse source, opened on first use."""
+        if self._source is None:
+            self.settings.check_source()
+            self._source = open_source(self.settings.source_settings(), self.settings.source)
+        return self._source
+
+    @property
+    def client(self) -> Any:
+        """The low-level DynamoDB client, made on first use and reused."""
+        if self._client is None:
+            self._client = dynamodb_client(
+                region=self.settings.aws_region,
+                endpoint_url=self.settings.aws_endpoint_url_dynamodb,
+                pool=self.settings.workers + 2,
+            )
+        return self._client
+
+    def _run(
+        self,
+        kind: sync.TableKind,
+        entries: int,
+        on_rows: Optional[Callable[[int], None]],
+        on_written: Optional[Callable[[str, int], None]],
+    ) -> SyncResult:
+        sync.check_entries(entries)
+        result = sync.sync_table(
+            kind,
+            self.settings,
+            source=self.source,
+            client=self.client,
+            entries=entries,
+            on_rows=on_rows,
+            on_written=on_written,
+        )
+        log.info(
+            "synced %d items to %s in %.1f s (%d retries)",
+            result.items,
+            result.table,
+            result.seconds,
+            result.retries,
+        )
+        return result

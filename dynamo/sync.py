@@ -1,0 +1,230 @@
+"""The sync of one table: plan clientid ranges, extract them in parallel, shape, load.
+
+    warehouse view --(ranges, several statements in flight)--> rows
+        --(dynamo.shape)--> items --(dynamo.load.ItemWriter)--> DynamoDB
+
+Memory holds one page per reader and a bounded queue of batches, whatever the
+number of clients: the only thing that grows with the run is the sorted array of
+clientids written, which the result reports.
+
+>>> result = sync_table(CLIENTS_INFO, settings, source=source, client=client, entries=10)
+>>> result.clientids[:3]
+[1, 4, 7]
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from dynamo import shape
+from dynamo.config import Settings
+from dynamo.extract import Row, Source
+from dynamo.load import ItemWriter
+
+log = logging.getLogger(__name__)
+
+#: ``entries=0`` means every client; the plan then has no upper limit.
+_NO_LIMIT = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class TableKind:
+    """One of the two syncs: which view it reads, how rows become items, which table."""
+
+    name: str
+    view: str
+    columns: tuple[str, ...]
+    order: str
+    to_items: Callable[[Iterator[Row]], Iterator[dict[str, Any]]]
+    table_setting: str
+
+
+def _client_items(rows: Iterator[Row]) -> Iterator[dict[str, Any]]:
+    return (shape.client_item(row) for row in rows)
+
+
+CLIENTS_INFO = TableKind(
+    name="clients_info",
+    view="clients_info",
+    columns=shape.CLIENTS_INFO_COLUMNS,
+    order="clientid",
+    to_items=_client_items,
+    table_setting="clients_info_table",
+)
+CLIENTS_INFO_BY_YEAR = TableKind(
+    name="clients_info_by_year",
+    view="clients_info_by_month",
+    columns=shape.BY_MONTH_COLUMNS,
+    order="clientid, year, month",
+    to_items=shape.client_year_items,
+    table_setting="clients_info_by_year_table",
+)
+KINDS = {kind.name: kind for kind in (CLIENTS_INFO, CLIENTS_INFO_BY_YEAR)}
+
+
+@dataclass
+class SyncResult:
+    """What one sync wrote. ``clientids`` is sorted."""
+
+    table: str
+    clientids: list[int]
+    items: int
+    rows: int
+    seconds: float
+    retries: int
+    statements: int
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def items_per_second(self) -> float:
+        return self.items / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """Everything but the clientids, for logs and ``--json``."""
+        return {
+            "table": self.table,
+            "items": self.items,
+            "rows": self.rows,
+            "seconds": round(self.seconds, 3),
+            "items_per_second": round(self.items_per_second, 1),
+            "retries": self.retries,
+            "statements": self.statements,
+            **{k: v for k, v in self.stats.items() if k not in ("items",)},
+        }
+
+
+def check_entries(entries: object) -> int:
+    """``entries`` as given to ``Insert``: an int >= 0 (0 means every client)."""
+    if isinstance(entries, bool) or not isinstance(entries, int):
+        raise TypeError(f"entries must be an int, not {type(entries).__name__}")
+    if entries < 0:
+        raise ValueError(f"entries must be 0 (every client) or more, not {entries}")
+    return entries
+
+
+def plan_sql(schema: str) -> str:
+    """Upper bounds of consecutive clientid ranges of ``:chunk`` clients, up to ``:limit``."""
+    # The schema passed config.SQL_NAME; every value is a bound parameter.
+    return (
+        "SELECT clientid FROM ("  # noqa: S608
+        " SELECT clientid, ROW_NUMBER() OVER (ORDER BY clientid) AS rn,"
+        " COUNT(*) OVER () AS total"
+        f" FROM {schema}.clients_info) AS ranked"
+        " WHERE rn <= CAST(:limit AS BIGINT)"
+        " AND (MOD(rn, CAST(:chunk AS BIGINT)) = 0"
+        " OR rn = LEAST(total, CAST(:limit AS BIGINT)))"
+        " ORDER BY clientid"
+    )
+
+
+def range_sql(kind: TableKind, schema: str) -> str:
+    """The rows of the clients with ``:low < clientid <= :high``, ordered for shaping."""
+    # The schema passed config.SQL_NAME; every value is a bound parameter.
+    return (
+        f"SELECT {', '.join(kind.columns)} FROM {schema}.{kind.view}"  # noqa: S608
+        " WHERE clientid > CAST(:low AS BIGINT) AND clientid <= CAST(:high AS BIGINT)"
+        f" ORDER BY {kind.order}"
+    )
+
+
+def plan_ranges(bounds: list[int]) -> list[tuple[int, int]]:
+    """``(low, high]`` ranges from sorted upper bounds: ``[3, 9] -> [(-1, 3), (3, 9)]``."""
+    ranges, low = [], -1
+    for high in bounds:
+        ranges.append((low, high))
+        low = high
+    return ranges
+
+
+def sync_table(
+    kind: TableKind,
+    settings: Settings,
+    *,
+    source: Source,
+    client: Any,
+    entries: int = 0,
+    on_rows: Optional[Callable[[int], None]] = None,
+    on_written: Optional[Callable[[str, int], None]] = None,
+) -> SyncResult:
+    """Write every client (or the ``entries`` lowest clientids) of ``kind`` to its table."""
+    entries = check_entries(entries)
+    table = getattr(settings, kind.table_setting)
+    started = time.monotonic()
+    bounds = [
+        int(row[0])
+        for row in source.rows(
+            plan_sql(settings.views_schema),
+            {"limit": entries or _NO_LIMIT, "chunk": settings.chunk_clients},
+        )
+    ]
+    ranges = plan_ranges(bounds)
+    log.info(
+        "%s: %d clientid ranges of up to %d clients", table, len(ranges), settings.chunk_clients
+    )
+    sql = range_sql(kind, settings.views_schema)
+    stop = threading.Event()
+    rows_read = 0
+    rows_lock = threading.Lock()
+
+    def read(low: int, high: int, writer: ItemWriter) -> None:
+        nonlocal rows_read
+        count = 0
+
+        def counted(rows: Iterator[Row]) -> Iterator[Row]:
+            nonlocal count
+            for row in rows:
+                count += 1
+                yield row
+
+        rows = source.rows(sql, {"low": low, "high": high})
+        try:
+            for item in kind.to_items(counted(rows)):
+                if stop.is_set():
+                    return
+                writer.put(table, item)
+        finally:
+            close = getattr(rows, "close", None)
+            if close is not None:
+                close()
+            with rows_lock:
+                rows_read += count
+            if on_rows is not None:
+                on_rows(count)
+
+    with (
+        ItemWriter(
+            client,
+            workers=settings.workers,
+            max_retries=settings.max_retries,
+            on_written=on_written,
+        ) as writer,
+        ThreadPoolExecutor(settings.readers, thread_name_prefix="sync-reader") as pool,
+    ):
+        futures: list[Future[None]] = [pool.submit(read, low, high, writer) for low, high in ranges]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = next((f for f in done if f.exception() is not None), None)
+        if failed is not None:
+            stop.set()
+            for future in futures:
+                future.cancel()
+            error = failed.exception()
+            assert error is not None
+            raise error
+    ids = sorted(writer.stats.clientids.get(table, []))
+    stats = writer.stats.as_dict()
+    return SyncResult(
+        table=table,
+        clientids=ids,
+        items=len(ids),
+        rows=rows_read,
+        seconds=time.monotonic() - started,
+        retries=writer.stats.retries,
+        statements=len(ranges) + 1,
+        stats=stats,
+    )
