@@ -1,0 +1,181 @@
+"""``contabyx-etl``: create the tables and the views, run the sync.
+
+    contabyx-etl create-tables
+    contabyx-etl create-views [--spectrum-schema ext_contabyx]
+    contabyx-etl run [--table clients_info|clients_info_by_year|all] [--entries N]
+                     [--workers K] [--source data-api|direct] [--json]
+
+Exit status 0 on success; on failure 1 with one line on stderr, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, Optional
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from dynamo.config import SOURCES
+from dynamo.query import Insert
+from dynamo.sync import KINDS
+
+log = logging.getLogger("dynamo")
+
+TABLE_CHOICES = ("clients_info", "clients_info_by_year", "all")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="contabyx-etl",
+        description="Sync per-client figures from the Redshift views into DynamoDB.",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("LOG_LEVEL", "WARNING"),
+        help="stderr log level (INFO logs the clientids of every batch); default %(default)s",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("create-tables", help="create both DynamoDB tables (idempotent)")
+    views = sub.add_parser("create-views", help="create or replace the warehouse views")
+    views.add_argument("--spectrum-schema", help="also read S.transactions (Redshift Spectrum)")
+    run = sub.add_parser("run", help="run the sync")
+    run.add_argument("--table", choices=TABLE_CHOICES, default="all")
+    run.add_argument("--entries", type=_non_negative, default=0, help="lowest N clients; 0: all")
+    run.add_argument("--workers", type=_positive, help="parallel DynamoDB writers")
+    run.add_argument("--source", choices=SOURCES, help="where to read the views")
+    run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    return parser
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+class _Progress:
+    """A tqdm bar on a terminal, nothing elsewhere (cron logs stay readable)."""
+
+    def __init__(self, name: str, enabled: bool) -> None:
+        self._bar: Any = None
+        self._rows = 0
+        if enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(desc=name, unit=" items", dynamic_ncols=True, file=sys.stderr)
+
+    def rows(self, n: int) -> None:
+        self._rows += n
+        if self._bar is not None:
+            self._bar.set_postfix(rows_read=self._rows, refresh=False)
+
+    def written(self, _table: str, n: int) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _run(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    if args.workers is not None:
+        overrides["workers"] = args.workers
+    if args.source is not None:
+        overrides["source"] = args.source
+    names = list(KINDS) if args.table == "all" else [args.table]
+    started = time.monotonic()
+    summary: dict[str, Any] = {"tables": {}, "entries": args.entries}
+    with Insert(**overrides) as insert:
+        for name in names:
+            progress = _Progress(name, enabled=sys.stderr.isatty() and not args.json)
+            try:
+                method = (
+                    insert.clients_info if name == "clients_info" else insert.clients_info_by_month
+                )
+                result = method(args.entries, on_rows=progress.rows, on_written=progress.written)
+            finally:
+                progress.close()
+            summary["tables"][result.table] = result.summary()
+    summary["seconds"] = round(time.monotonic() - started, 3)
+    summary["retries"] = sum(t["retries"] for t in summary["tables"].values())
+    return summary
+
+
+def _summary_line(summary: dict[str, Any]) -> str:
+    parts = [f"{name}: {t['items']} items" for name, t in summary["tables"].items()]
+    return f"synced {', '.join(parts)} in {summary['seconds']:.1f} s, {summary['retries']} retries"
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        text = f"{err.get('Code', 'AWS error')}: {err.get('Message', '')}"
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=str(args.log_level).upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        if args.command == "create-tables":
+            from dynamo.aws import dynamodb_client
+            from dynamo.tables import create_tables
+
+            settings = Insert().settings
+            client = dynamodb_client(
+                region=settings.aws_region,
+                endpoint_url=settings.aws_endpoint_url_dynamodb,
+                retries=True,
+            )
+            names = create_tables(
+                client, settings.clients_info_table, settings.clients_info_by_year_table
+            )
+            print(f"tables ready: {', '.join(names)}")
+        elif args.command == "create-views":
+            from dynamo.views import create_views
+
+            with Insert() as insert:
+                statements = create_views(
+                    insert.source,
+                    spectrum_schema=args.spectrum_schema,
+                    views_schema=insert.settings.views_schema,
+                )
+            print(f"views ready: {len(statements)} statements run")
+        else:
+            summary = _run(args)
+            print(json.dumps(summary, sort_keys=True) if args.json else _summary_line(summary))
+    except KeyboardInterrupt:
+        print("contabyx-etl: interrupted", file=sys.stderr)
+        return 130
+    except (Exception, BotoCoreError) as exc:  # one line, no traceback: cron mails stay short
+        log.debug("failure", exc_info=True)
+        print(f"contabyx-etl: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
