@@ -27,7 +27,8 @@ and is stored. Sixty years of twelve months is well under 400 KB per item
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Sequence
+from typing import Final, NamedTuple
 
 CLIENTS_INFO_TABLE: Final = "clients_info"
 CLIENTS_INFO_BY_YEAR_TABLE: Final = "clients_info_by_year"
@@ -72,3 +73,67 @@ def parse_month_key(name: str) -> int | None:
     if len(name) == 3 and name[0] == "m" and name[1:].isdigit():
         return int(name[1:])
     return None
+
+
+# --- Projections: what a reader asks for -----------------------------------------------
+
+
+class Projection(NamedTuple):
+    """A ``ProjectionExpression`` and its ``ExpressionAttributeNames``.
+
+    Every path element is a ``#nN`` placeholder, so no attribute name can collide
+    with a DynamoDB reserved word.
+    """
+
+    expression: str
+    names: dict[str, str]
+
+
+def projection(*paths: Sequence[str]) -> Projection:
+    """The projection of these attribute paths, one placeholder per distinct name.
+
+    >>> p = projection((KEY,), (year_attribute(2019), INCOME))
+    >>> p.expression, p.names
+    ('#n0, #n1.#n2', {'#n0': 'clientid', '#n1': 'y2019', '#n2': 'income'})
+    """
+    placeholders: dict[str, str] = {}
+    parts = []
+    for path in paths:
+        if not path:
+            raise ValueError("an attribute path needs at least one element")
+        elements = []
+        for name in path:
+            if name not in placeholders:
+                placeholders[name] = f"#n{len(placeholders)}"
+            elements.append(placeholders[name])
+        parts.append(".".join(elements))
+    return Projection(", ".join(parts), {p: name for name, p in placeholders.items()})
+
+
+def total_projection(*figures: str) -> Projection:
+    """The key and these client-level figures of ``clients_info``.
+
+    >>> total_projection(BALANCE).expression
+    '#n0, #n1'
+    """
+    return projection((KEY,), *((f,) for f in figures))
+
+
+def year_projection(year: int, *figures: str) -> Projection:
+    """The key and these figures of one year of ``clients_info_by_year``.
+
+    >>> year_projection(2019, INCOME).names
+    {'#n0': 'clientid', '#n1': 'y2019', '#n2': 'income'}
+    """
+    return projection((KEY,), *((year_attribute(year), f) for f in figures))
+
+
+def month_projection(year: int, month: int, *figures: str) -> Projection:
+    """The key and these figures of one month of ``clients_info_by_year``.
+
+    >>> month_projection(2019, 7, EXPENSE).expression
+    '#n0, #n1.#n2.#n3.#n4'
+    """
+    return projection(
+        (KEY,), *((year_attribute(year), MONTHS, month_key(month), f) for f in figures)
+    )
