@@ -1,0 +1,109 @@
+"""The ``contabyx`` command: one lookup, printed as JSON on stdout.
+
+Credentials come from the default AWS chain (environment, profile, role), never from
+the command line.
+
+    contabyx balance 42                       # 10.5
+    contabyx income 42 --year 2019 --month 7  # 0.0
+    contabyx expense 42 --year 2019
+    contabyx client 42 --by month             # {"clientid": 42, ..., "years": {"2019": ...}}
+
+Exit status: 0 on success; 2 with one line on stderr when the client does not exist,
+and 2 with argparse's usage message for bad arguments; 1 with one line on stderr for
+any other failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, Optional
+
+from contabyx.api import contabyxAPI
+from contabyx.errors import ClientNotFound, ContabyxError
+from contabyx.layout import CLIENTS_INFO_BY_YEAR_TABLE, CLIENTS_INFO_TABLE
+
+PROG = "contabyx"
+_BY = {"total": "total", "year": "by_year", "month": "by_month"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Per-client balance, income and expense, read from DynamoDB.",
+    )
+    parser.add_argument("--region", default=None, help="AWS region (default: the AWS chain)")
+    parser.add_argument(
+        "--endpoint-url", default=None, help="DynamoDB endpoint (default: AWS_ENDPOINT_URL_*)"
+    )
+    parser.add_argument("--clients-info-table", default=CLIENTS_INFO_TABLE)
+    parser.add_argument("--clients-info-by-year-table", default=CLIENTS_INFO_BY_YEAR_TABLE)
+    parser.add_argument("--consistent-read", action="store_true", help="strongly consistent reads")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    balance = commands.add_parser("balance", help="the client's balance")
+    balance.add_argument("id", type=int, metavar="ID")
+    for name in ("income", "expense"):
+        sub = commands.add_parser(name, help=f"the client's {name}, optionally in a year or month")
+        sub.add_argument("id", type=int, metavar="ID")
+        sub.add_argument("--year", type=int, default=None, metavar="Y")
+        sub.add_argument("--month", type=int, default=None, metavar="M", help="needs --year")
+    client = commands.add_parser("client", help="every figure of the client")
+    client.add_argument("id", type=int, metavar="ID")
+    client.add_argument("--by", choices=tuple(_BY), default="total")
+    return parser
+
+
+def _lookup(api: contabyxAPI, args: argparse.Namespace) -> Any:
+    if args.command == "balance":
+        return api.balance(args.id)
+    if args.command == "income":
+        return api.income(args.id, args.year, args.month)
+    if args.command == "expense":
+        return api.expense(args.id, args.year, args.month)
+    return api.client(args.id, _BY[args.by])
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status.
+
+    >>> main(["balance", "42"])      # prints 10.5
+    0
+    """
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "month", None) is not None and args.year is None:
+        parser.error(f"{args.command}: --month needs --year")
+    try:
+        api = contabyxAPI(
+            region_name=args.region,
+            endpoint_url=args.endpoint_url,
+            clients_info_table=args.clients_info_table,
+            clients_info_by_year_table=args.clients_info_by_year_table,
+            consistent_read=args.consistent_read,
+        )
+    except (TypeError, ValueError) as exc:
+        parser.error(str(exc))
+    except ContabyxError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        with api:
+            result = _lookup(api, args)
+    except (TypeError, ValueError) as exc:
+        parser.error(str(exc))
+    except ClientNotFound as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    except ContabyxError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
