@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("create-tables", help="create both DynamoDB tables (idempotent)")
     views = sub.add_parser("create-views", help="create or replace the warehouse views")
     views.add_argument("--spectrum-schema", help="also read S.transactions (Redshift Spectrum)")
+    views.add_argument(
+        "--no-late-binding",
+        action="store_true",
+        help="leave out WITH NO SCHEMA BINDING (only for a PostgreSQL stand-in)",
+    )
     run = sub.add_parser("run", help="run the sync")
     run.add_argument("--table", choices=TABLE_CHOICES, default="all")
     run.add_argument("--entries", type=_non_negative, default=0, help="lowest N clients; 0: all")
@@ -162,6 +167,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     insert.source,
                     spectrum_schema=args.spectrum_schema,
                     views_schema=insert.settings.views_schema,
+                    late_binding=not args.no_late_binding,
                 )
             print(f"views ready: {len(statements)} statements run")
         else:

@@ -37,11 +37,13 @@ def render_views(
     *,
     spectrum_schema: Optional[str] = None,
     views_schema: str = "contabyx",
+    late_binding: bool = True,
 ) -> list[str]:
     """The CREATE VIEW statements, for a Spectrum schema and a views schema if given.
 
     Pure: names are checked against a strict identifier pattern since they are the
-    only text spliced into the SQL.
+    only text spliced into the SQL. ``late_binding=False`` leaves out Redshift's
+    WITH NO SCHEMA BINDING, for the local PostgreSQL that has no such clause.
     """
     for what, name in (("spectrum schema", spectrum_schema), ("views schema", views_schema)):
         if name is not None and not SQL_NAME.match(name):
@@ -58,16 +60,24 @@ def render_views(
                 raise ValueError(f"a view does not read {_TRANSACTIONS!r}: {statement[:60]}")
             # The schema name passed SQL_NAME above: it cannot carry SQL.
             union = _UNION.format(columns=_COLUMNS, schema=spectrum_schema)
-            statement = statement.replace(_TRANSACTIONS, union) + "\nWITH NO SCHEMA BINDING"
+            statement = statement.replace(_TRANSACTIONS, union)
+            if late_binding:
+                statement += "\nWITH NO SCHEMA BINDING"
         out.append(statement)
     return out
 
 
 def create_views(
-    source: Source, *, spectrum_schema: Optional[str] = None, views_schema: str = "contabyx"
+    source: Source,
+    *,
+    spectrum_schema: Optional[str] = None,
+    views_schema: str = "contabyx",
+    late_binding: bool = True,
 ) -> list[str]:
     """Create or replace every view; returns the statements run."""
-    statements = render_views(spectrum_schema=spectrum_schema, views_schema=views_schema)
+    statements = render_views(
+        spectrum_schema=spectrum_schema, views_schema=views_schema, late_binding=late_binding
+    )
     for statement in statements:
         source.execute(statement)
     return statements
