@@ -1,0 +1,202 @@
+"""Items to dicts, and the projections readers send: pure, no I/O."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contabyx import _convert
+from contabyx.layout import (
+    FIGURES,
+    month_projection,
+    projection,
+    total_projection,
+    year_projection,
+)
+
+
+def level(income: str, expense: str, ic: int, ec: int) -> dict[str, Any]:
+    return {
+        "balance": Decimal(income) - Decimal(expense),
+        "income": Decimal(income),
+        "expense": Decimal(expense),
+        "income_count": Decimal(ic),
+        "expense_count": Decimal(ec),
+    }
+
+
+# --- amounts and counts -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (Decimal("10.50"), 10.5),
+        (Decimal("0.125"), 0.12),  # half-even: to the even cent
+        (Decimal("0.135"), 0.14),
+        (Decimal("-0.125"), -0.12),
+        (Decimal("0.005"), 0.0),
+        (Decimal("1E+2"), 100.0),
+        (Decimal("0"), 0.0),
+        (Decimal("9999999999.99"), 9999999999.99),
+        (Decimal("12345678901234567890123456789012345.678"), 1.2345678901234568e34),
+        (Decimal(7), 7.0),
+        (3, 3.0),
+        (None, 0.0),
+    ],
+)
+def test_amount_rounds_to_cents_then_float(value: Any, expected: float) -> None:
+    result = _convert.amount(value)
+    assert type(result) is float
+    assert result == expected
+
+
+def test_count() -> None:
+    assert _convert.count(Decimal("3")) == 3
+    assert type(_convert.count(Decimal("3"))) is int
+    assert _convert.count(None) == 0
+
+
+def test_figures_missing_are_zero() -> None:
+    assert _convert.figures(None) == {
+        "balance": 0.0,
+        "income": 0.0,
+        "expense": 0.0,
+        "income_count": 0,
+        "expense_count": 0,
+    }
+    got = _convert.figures({"income": Decimal("2.345"), "income_count": Decimal(2)})
+    assert got["income"] == 2.34 and got["income_count"] == 2 and got["expense"] == 0.0
+
+
+def test_dig() -> None:
+    item = {"y2019": {"months": {"m07": {"income": Decimal("1")}}}}
+    assert _convert.dig(item, "y2019", "months", "m07", "income") == Decimal("1")
+    assert _convert.dig(item, "y2019", "months", "m08", "income") is None
+    assert _convert.dig(item, "y2020", "income") is None
+    assert _convert.dig({"y2019": 5}, "y2019", "income") is None
+    assert _convert.dig(None, "a") is None
+
+
+# --- client dicts -------------------------------------------------------------------
+
+INFO = {"clientid": Decimal(42), **level("100.505", "90", 3, 2)}
+BY_YEAR = {
+    "clientid": Decimal(42),
+    "years": [Decimal(2021), Decimal(2019)],
+    "y2021": {**level("0", "90", 0, 2), "months": {"m12": level("0", "90", 0, 2)}},
+    "y2019": {
+        **level("100.505", "0", 3, 0),
+        "months": {"m07": level("100", "0", 1, 0), "m01": level("0.505", "0", 2, 0)},
+    },
+}
+
+
+def test_client_total() -> None:
+    assert _convert.client_total(INFO) == {
+        "clientid": 42,
+        "balance": 10.5,  # 10.505 half-even
+        "income": 100.5,
+        "expense": 90.0,
+        "income_count": 3,
+        "expense_count": 2,
+    }
+
+
+def test_client_by_year_has_sorted_int_years_without_months() -> None:
+    got = _convert.client_detail(INFO, BY_YEAR, with_months=False)
+    assert list(got["years"]) == [2019, 2021]
+    assert got["years"][2019] == {
+        "balance": 100.5,
+        "income": 100.5,
+        "expense": 0.0,
+        "income_count": 3,
+        "expense_count": 0,
+    }
+    assert "months" not in got["years"][2021]
+    assert got["balance"] == 10.5 and got["clientid"] == 42
+
+
+def test_client_by_month_has_sorted_int_months() -> None:
+    got = _convert.client_detail(INFO, BY_YEAR, with_months=True)
+    assert list(got["years"][2019]["months"]) == [1, 7]
+    assert got["years"][2019]["months"][1]["income"] == 0.5
+    assert got["years"][2021]["months"] == {
+        12: {
+            "balance": -90.0,
+            "income": 0.0,
+            "expense": 90.0,
+            "income_count": 0,
+            "expense_count": 2,
+        }
+    }
+    for year in got["years"].values():
+        assert set(FIGURES) | {"months"} == set(year)
+
+
+def test_client_detail_without_by_year_item_has_no_years() -> None:
+    assert _convert.client_detail(INFO, None, with_months=True)["years"] == {}
+
+
+def test_client_detail_ignores_attributes_that_are_not_years() -> None:
+    odd = {"clientid": Decimal(1), "years": [], "yabcd": {}, "y2019x": {}, "note": "x"}
+    assert _convert.client_detail(INFO, odd, with_months=True)["years"] == {}
+
+
+# --- deserialization ----------------------------------------------------------------
+
+numbers = st.decimals(
+    allow_nan=False, allow_infinity=False, places=2, min_value=-(10**12), max_value=10**12
+)
+values = st.recursive(
+    numbers | st.text(min_size=1, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(min_size=1, max_size=4), inner, max_size=3)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(min_size=1, max_size=6), values, max_size=5))
+def test_deserialize_matches_type_deserializer(item: dict[str, Any]) -> None:
+    wire = {k: TypeSerializer().serialize(v) for k, v in item.items()}
+    reference = {k: TypeDeserializer().deserialize(v) for k, v in wire.items()}
+    assert _convert.deserialize(wire) == reference
+
+
+def test_deserialize_other_types_fall_back() -> None:
+    wire = {"b": {"BOOL": True}, "n": {"NULL": True}, "ss": {"SS": ["a", "b"]}}
+    assert _convert.deserialize(wire) == {"b": True, "n": None, "ss": {"a", "b"}}
+
+
+# --- projections (contabyx.layout) --------------------------------------------------
+
+
+def test_projection_placeholders_every_element_and_reuses_names() -> None:
+    p = projection(("clientid",), ("y2019", "income"), ("y2019", "expense"))
+    assert p.expression == "#n0, #n1.#n2, #n1.#n3"
+    assert p.names == {"#n0": "clientid", "#n1": "y2019", "#n2": "income", "#n3": "expense"}
+
+
+def test_projection_rejects_empty_path() -> None:
+    with pytest.raises(ValueError):
+        projection(())
+
+
+def test_reader_projections() -> None:
+    assert total_projection("balance") == ("#n0, #n1", {"#n0": "clientid", "#n1": "balance"})
+    assert year_projection(2019, "income") == (
+        "#n0, #n1.#n2",
+        {"#n0": "clientid", "#n1": "y2019", "#n2": "income"},
+    )
+    assert month_projection(2019, 7, "expense") == (
+        "#n0, #n1.#n2.#n3.#n4",
+        {"#n0": "clientid", "#n1": "y2019", "#n2": "months", "#n3": "m07", "#n4": "expense"},
+    )
