@@ -1,0 +1,145 @@
+"""``contabyx-etl`` and ``scripts/insert.sh`` as an operator runs them, on the local stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from devstack.seed import seed
+
+ROOT = Path(__file__).resolve().parents[2]
+TABLES = {"CLIENTS_INFO_TABLE": "cli_ci", "CLIENTS_INFO_BY_YEAR_TABLE": "cli_ciby"}
+
+
+def etl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dynamo.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **TABLES, **(env or {})},
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def seeded(local_stack: Any, warehouse: Any) -> int:
+    seed(local_stack.conninfo, clients=120, seed=5, years=(2020, 2024))
+    etl("create-views", "--no-late-binding")
+    with warehouse.cursor() as cur:
+        cur.execute("SELECT count(*) FROM contabyx.clients_info")
+        row = cur.fetchone()
+    return int(row[0])
+
+
+def test_create_tables_views_and_run_load_every_client(seeded: int) -> None:
+    for args in (["create-tables"], ["create-tables"], ["create-views", "--no-late-binding"]):
+        done = etl(*args)
+        assert done.returncode == 0, done.stderr
+    done = etl("run", "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["tables"]["cli_ci"]["items"] == seeded
+    assert summary["tables"]["cli_ciby"]["items"] == seeded
+    assert summary["retries"] == 0
+    assert boto3.client("dynamodb").describe_table(TableName="cli_ci")["Table"]["ItemCount"] >= 0
+    done = etl("run", "--table", "clients_info", "--entries", "3")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("synced cli_ci: 3 items in ")
+
+
+def test_info_logging_names_the_clientids_of_each_batch(seeded: int) -> None:
+    done = etl("--log-level", "INFO", "run", "--table", "clients_info", "--entries", "4")
+    assert done.returncode == 0, done.stderr
+    assert "wrote 4 items to cli_ci: clientids [" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["run", "--entries", "-1"], ["run", "--table", "nope"], ["run", "--workers", "0"], ["fly"]],
+)
+def test_bad_arguments_are_usage_errors(args: list[str]) -> None:
+    done = etl(*args)
+    assert done.returncode == 2
+    assert "usage:" in done.stderr
+
+
+def test_a_failure_is_one_line_without_traceback(seeded: int) -> None:
+    done = etl("run", env={"VIEWS_SCHEMA": "no_such_schema"})
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("contabyx-etl: error: ")
+    assert "no_such_schema" in lines[0]
+    assert "Traceback" not in done.stderr
+    done = etl("run", env={"WORKERS": "lots"})
+    assert done.returncode == 1 and "WORKERS" in done.stderr
+
+
+def test_insert_sh_runs_from_anywhere_and_logs(seeded: int, tmp_path: Path) -> None:
+    log = tmp_path / "insert.log"
+    env = {
+        **os.environ,
+        **TABLES,
+        "CONTABYX_LOG": str(log),
+        "CONTABYX_LOCK": str(tmp_path / "lock"),
+        "CONTABYX_ETL": str(Path(sys.executable).parent / "contabyx-etl"),
+    }
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "insert.sh"), "--entries", "5"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, log.read_text()
+    text = log.read_text()
+    assert "sync finished with status 0" in text
+    assert "wrote 5 items to cli_ci" in text
+    assert all(line[:4].isdigit() and "T" in line[:20] for line in text.splitlines())
+
+
+def test_insert_sh_refuses_to_overlap(seeded: int, tmp_path: Path) -> None:
+    lock = tmp_path / "lock"
+    env = {
+        **os.environ,
+        "CONTABYX_LOG": str(tmp_path / "insert.log"),
+        "CONTABYX_LOCK": str(lock),
+        # A stand-in job that holds the lock for a while: the script's lock is what is tested.
+        "CONTABYX_ETL": str(tmp_path / "slow.sh"),
+    }
+    release = tmp_path / "release"
+    (tmp_path / "slow.sh").write_text(
+        f"#!/bin/sh\ntouch {tmp_path}/holding\n"
+        f"while [ ! -e {release} ]; do sleep 0.05; done\necho slow job done\n"
+    )
+    (tmp_path / "slow.sh").chmod(0o755)
+    first = subprocess.Popen(["bash", str(ROOT / "scripts" / "insert.sh")], env=env)
+    while not (tmp_path / "holding").exists():
+        assert first.poll() is None, "the first run ended before taking the lock"
+        time.sleep(0.05)
+    second = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "insert.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    # The first still holds the lock, waiting to be released: the second did not wait.
+    assert first.poll() is None
+    assert second.returncode != 0
+    assert "another sync holds" in second.stderr
+    release.touch()
+    assert first.wait(timeout=60) == 0
+    assert "slow job done" in (tmp_path / "insert.log").read_text()

@@ -1,0 +1,146 @@
+"""The whole sync on the local stack: seeded transactions -> views -> DynamoDB,
+compared to an independent computation from the source rows, to the cent."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+from boto3.dynamodb.types import TypeDeserializer
+
+from contabyx import layout
+from devstack.seed import seed
+from dynamo.extract import open_source
+from dynamo.query import Insert
+from dynamo.tables import create_tables
+from dynamo.views import create_views
+from tests.support.expected import ClientFigures, Figures, from_warehouse
+
+CLIENTS = 300
+TABLES = {"clients_info_table": "sync_ci", "clients_info_by_year_table": "sync_ciby"}
+_deser = TypeDeserializer()
+
+
+def scan(table: str) -> dict[int, dict[str, Any]]:
+    client = boto3.client("dynamodb")
+    out: dict[int, dict[str, Any]] = {}
+    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        for raw in page["Items"]:
+            item = {k: _deser.deserialize(v) for k, v in raw.items()}
+            out[int(item["clientid"])] = item
+    return out
+
+
+def assert_figures(stored: dict[str, Any], want: Figures) -> None:
+    assert stored["income"] == want.income
+    assert stored["expense"] == want.expense
+    assert stored["balance"] == want.balance
+    assert stored["income_count"] == want.income_count
+    assert stored["expense_count"] == want.expense_count
+
+
+def assert_year_item(item: dict[str, Any], want: ClientFigures) -> None:
+    assert item["years"] == sorted(want.years)
+    for year, figures in want.years.items():
+        stored = item[layout.year_attribute(year)]
+        assert_figures(stored, figures)
+        months = {m for (y, m) in want.months if y == year}
+        assert set(stored["months"]) == {layout.month_key(m) for m in months}
+        for month in months:
+            assert_figures(stored["months"][layout.month_key(month)], want.months[(year, month)])
+    extra = {k for k in item if k.startswith("y") and k != "years"}
+    assert extra == {layout.year_attribute(y) for y in want.years}
+
+
+@pytest.fixture(scope="module")
+def expected(local_stack: Any, warehouse: Any) -> dict[int, ClientFigures]:
+    seed(local_stack.conninfo, clients=CLIENTS, seed=11, years=(2015, 2026))
+    create_views(open_source(dict(local_stack.env)), late_binding=False)
+    client = boto3.client("dynamodb")
+    existing = client.list_tables()["TableNames"]
+    for name in TABLES.values():
+        if name in existing:  # a stack reused from an earlier run
+            client.delete_table(TableName=name)
+    create_tables(client, *TABLES.values())
+    return from_warehouse(warehouse)
+
+
+@pytest.fixture(scope="module")
+def full_sync(expected: dict[int, ClientFigures]) -> tuple[Any, Any]:
+    insert = Insert(**TABLES)
+    return insert.clients_info(), insert.clients_info_by_month()
+
+
+def test_the_seed_has_the_cases_that_matter(expected: dict[int, ClientFigures]) -> None:
+    assert len(expected) > CLIENTS * 0.9
+    assert any(c.total.income_count == 0 for c in expected.values()), "a client with only expenses"
+    assert any(len(c.years) < 12 for c in expected.values()), "a client missing some years"
+
+
+def test_clients_info_equals_the_source_to_the_cent(
+    expected: dict[int, ClientFigures], full_sync: tuple[Any, Any]
+) -> None:
+    info, _ = full_sync
+    assert info.clientids == sorted(expected)
+    assert info.items == len(expected)
+    stored = scan(TABLES["clients_info_table"])
+    assert set(stored) == set(expected)
+    for clientid, want in expected.items():
+        assert_figures(stored[clientid], want.total)
+        assert isinstance(stored[clientid]["balance"], Decimal)
+
+
+def test_clients_info_by_year_equals_the_source(
+    expected: dict[int, ClientFigures], full_sync: tuple[Any, Any]
+) -> None:
+    _, by_year = full_sync
+    assert by_year.clientids == sorted(expected)
+    # With a page size of 100 rows, the month rows cross many Data API pages.
+    assert by_year.rows == sum(len(c.months) for c in expected.values()) > 2000
+    stored = scan(TABLES["clients_info_by_year_table"])
+    assert set(stored) == set(expected)
+    for clientid, want in expected.items():
+        assert_year_item(stored[clientid], want)
+
+
+def test_a_rerun_leaves_the_same_items(full_sync: tuple[Any, Any]) -> None:
+    before = [scan(t) for t in TABLES.values()]
+    insert = Insert(**TABLES)
+    insert.clients_info()
+    insert.clients_info_by_month()
+    assert [scan(t) for t in TABLES.values()] == before
+
+
+def test_entries_writes_the_lowest_clients_whole(expected: dict[int, ClientFigures]) -> None:
+    tables = {"clients_info_table": "sync_ci_n", "clients_info_by_year_table": "sync_ciby_n"}
+    create_tables(boto3.client("dynamodb"), *tables.values())
+    insert = Insert(**tables)
+    lowest = sorted(expected)[:10]
+    assert insert.clients_info(entries=10).clientids == lowest
+    assert insert.clients_info_by_month(entries=10).clientids == lowest
+    stored = scan(tables["clients_info_by_year_table"])
+    assert sorted(stored) == lowest
+    for clientid in lowest:
+        assert_year_item(stored[clientid], expected[clientid])
+    assert insert.clients_info(entries=len(expected) + 50).clientids == sorted(expected)
+
+
+def test_bad_entries_fail_before_any_io() -> None:
+    # No table of these names exists: an error other than the argument check would show I/O.
+    insert = Insert(clients_info_table="no_such_table", clients_info_by_year_table="nor_this")
+    with pytest.raises(ValueError, match="entries"):
+        insert.clients_info(entries=-1)
+    with pytest.raises(TypeError, match="entries"):
+        insert.clients_info_by_month(entries="10")  # type: ignore[arg-type]
+
+
+def test_the_direct_source_writes_the_same_items(full_sync: tuple[Any, Any]) -> None:
+    tables = {"clients_info_table": "sync_ci_d", "clients_info_by_year_table": "sync_ciby_d"}
+    create_tables(boto3.client("dynamodb"), *tables.values())
+    with Insert(source="direct", **tables) as insert:
+        insert.clients_info()
+        insert.clients_info_by_month()
+    for ours, theirs in zip(tables.values(), TABLES.values()):
+        assert scan(ours) == scan(theirs)
