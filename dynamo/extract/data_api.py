@@ -1,0 +1,573 @@
+"""Extract through the Amazon Redshift Data API (``redshift-data``).
+
+:class:`DataApiSource` submits one statement with ``ExecuteStatement``, polls
+``DescribeStatement`` with an exponential backoff until it ends, then follows
+every ``NextToken`` of ``GetStatementResult``, yielding typed rows page by page.
+One low-level boto3 client is made per source and shared by every thread.
+
+Every AWS call of the extract side lives in this module.
+
+Usage::
+
+    >>> source = DataApiSource(database="dev", cluster="my-cluster", db_user="awsuser")
+    >>> for clientid, balance in source.rows(
+    ...         "SELECT clientid, balance FROM contabyx.clients_info WHERE clientid > :last",
+    ...         {"last": 0}):
+    ...     ...
+
+Values are typed from each column's ``ColumnMetadata.typeName`` (see
+:func:`column_converter`): integers as ``int``, DECIMAL/NUMERIC as
+``decimal.Decimal`` (never float), floats as ``float``, booleans as ``bool``,
+text as ``str``, NULL as ``None``; TIMESTAMP, TIMESTAMPTZ (UTC), DATE and TIME
+are parsed to :mod:`datetime` objects, as redshift-connector returns them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as time_of_day
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Callable, Literal, Optional
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from dynamo.extract import ExtractError, ParamValue, Row, Source
+
+if TYPE_CHECKING:
+    from mypy_boto3_redshift_data import RedshiftDataAPIServiceClient
+    from mypy_boto3_redshift_data.type_defs import DescribeStatementResponseTypeDef
+
+__all__ = ["DataApiSource", "column_converter", "record_converter", "short_sql"]
+
+_log = logging.getLogger(__name__)
+
+#: One Data API field, as the API returns it: a dict with exactly one of
+#: ``isNull``, ``longValue``, ``doubleValue``, ``booleanValue``, ``stringValue``, ``blobValue``.
+Field = Mapping[str, Any]
+#: Turns one field of a column into its Python value.
+Converter = Callable[[Field], Any]
+
+#: botocore's retry modes; "adaptive" adds client-side rate limiting under throttling.
+RetryMode = Literal["standard", "adaptive", "legacy"]
+
+_RUNNING = frozenset({"SUBMITTED", "PICKED", "STARTED"})
+_PARAMETER_NAME = re.compile(r"^[0-9A-Za-z_]+$")
+_SQL_PREVIEW = 80
+
+# --------------------------------------------------------------------------- values
+
+
+def _string_or_plain(field: Field) -> Any:
+    """The field's only value; ``None`` for NULL."""
+    for key, value in field.items():
+        return None if key == "isNull" else value
+    return None
+
+
+def _to_int(field: Field) -> Any:
+    value = field.get("longValue")
+    if value is None and "stringValue" in field:
+        return int(field["stringValue"])
+    return value
+
+
+def _to_decimal(field: Field) -> Any:
+    value = field.get("stringValue")
+    if value is not None:
+        return Decimal(value)
+    if "longValue" in field:
+        return Decimal(field["longValue"])
+    if "doubleValue" in field:
+        # Never keep a binary float: go through its shortest decimal repr.
+        return Decimal(repr(field["doubleValue"]))
+    return None
+
+
+def _to_float(field: Field) -> Any:
+    value = field.get("doubleValue")
+    if value is None and "stringValue" in field:
+        return float(field["stringValue"])  # 'NaN', 'Infinity'
+    if value is None and "longValue" in field:
+        return float(field["longValue"])
+    return value
+
+
+def _to_bool(field: Field) -> Any:
+    value = field.get("booleanValue")
+    if value is None and "stringValue" in field:
+        return field["stringValue"].lower() in ("t", "true", "1", "y", "yes", "on")
+    return value
+
+
+_DATETIME = re.compile(
+    r"(\d{4,})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:\.(\d{1,6})\d*)?"
+    r"(?:\s*([+-])(\d\d)(?::?(\d\d))?(?::?(\d\d))?)?$"
+)
+_TIME = re.compile(r"(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6})\d*)?(?:\s*([+-])(\d\d)(?::?(\d\d))?)?$")
+
+
+def _offset(sign: str | None, hours: str | None, minutes: str | None) -> timezone | None:
+    if sign is None or hours is None:
+        return None
+    delta = timedelta(hours=int(hours), minutes=int(minutes or 0))
+    return timezone(-delta if sign == "-" else delta)
+
+
+def parse_timestamp(text: str, *, utc: bool = False) -> datetime | str:
+    """Parse a Data API timestamp (``2024-03-01 12:00:00.5``, optionally ``+00``).
+
+    With ``utc`` (TIMESTAMPTZ), the result is aware and in UTC, as redshift-connector
+    returns it; a value without an offset is taken as UTC. Text that is no timestamp
+    (``infinity``) is returned unchanged.
+
+    >>> parse_timestamp("2024-03-01 12:00:00.5")
+    datetime.datetime(2024, 3, 1, 12, 0, 0, 500000)
+    """
+    match = _DATETIME.match(text)
+    if match is None:
+        return text
+    year, month, day, hour, minute, second, fraction, sign, off_h, off_m, _ = match.groups()
+    value = datetime(
+        int(year),
+        int(month),
+        int(day),
+        int(hour),
+        int(minute),
+        int(second),
+        int((fraction or "0").ljust(6, "0")),
+        tzinfo=_offset(sign, off_h, off_m),
+    )
+    if utc:
+        value = (
+            value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        )
+    return value
+
+
+def _parse_date(text: str) -> date | str:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return text
+
+
+def _parse_time(text: str) -> time_of_day | str:
+    match = _TIME.match(text)
+    if match is None:
+        return text
+    hour, minute, second, fraction, sign, off_h, off_m = match.groups()
+    return time_of_day(
+        int(hour),
+        int(minute),
+        int(second),
+        int((fraction or "0").ljust(6, "0")),
+        tzinfo=_offset(sign, off_h, off_m),
+    )
+
+
+def _string_parser(parse: Callable[[str], Any]) -> Converter:
+    def convert(field: Field) -> Any:
+        value = field.get("stringValue")
+        return _string_or_plain(field) if value is None else parse(value)
+
+    return convert
+
+
+_INT_TYPES = frozenset({"int2", "int4", "int8", "smallint", "integer", "int", "bigint", "oid"})
+_DECIMAL_TYPES = frozenset({"numeric", "decimal"})
+_FLOAT_TYPES = frozenset({"float4", "float8", "float", "real", "double precision", "double"})
+_BOOL_TYPES = frozenset({"bool", "boolean"})
+
+_CONVERTERS: dict[str, Converter] = {
+    **dict.fromkeys(_INT_TYPES, _to_int),
+    **dict.fromkeys(_DECIMAL_TYPES, _to_decimal),
+    **dict.fromkeys(_FLOAT_TYPES, _to_float),
+    **dict.fromkeys(_BOOL_TYPES, _to_bool),
+    "timestamp": _string_parser(parse_timestamp),
+    "timestamp without time zone": _string_parser(parse_timestamp),
+    "timestamptz": _string_parser(lambda text: parse_timestamp(text, utc=True)),
+    "timestamp with time zone": _string_parser(lambda text: parse_timestamp(text, utc=True)),
+    "date": _string_parser(_parse_date),
+    "time": _string_parser(_parse_time),
+    "time without time zone": _string_parser(_parse_time),
+    "timetz": _string_parser(_parse_time),
+    "time with time zone": _string_parser(_parse_time),
+}
+
+
+def column_converter(type_name: str | None) -> Converter:
+    """The function that turns one field of a column of ``type_name`` into a Python value.
+
+    ``type_name`` is ``ColumnMetadata.typeName`` (``int8``, ``numeric``, ``varchar``...).
+    Unknown types (text, SUPER, ...) keep the field's own value: ``stringValue`` as
+    ``str``, ``blobValue`` as ``bytes``.
+
+    >>> column_converter("numeric")({"stringValue": "12.50"})
+    Decimal('12.50')
+    >>> column_converter("int8")({"isNull": True}) is None
+    True
+    """
+    if not type_name:
+        return _string_or_plain
+    name = type_name.lower()
+    # "numeric(12,2)" and "_int4"-style array names: judge by the base name.
+    return _CONVERTERS.get(name.split("(", 1)[0].strip(), _string_or_plain)
+
+
+def record_converter(
+    column_metadata: Sequence[Mapping[str, Any]] | None, width: int = 0
+) -> Callable[[Sequence[Field]], Row]:
+    """Build, once per statement, the function that turns one API record into a tuple.
+
+    Without column metadata (an API that leaves it out), every column of the
+    ``width`` columns keeps its field's own value.
+
+    >>> convert = record_converter([{"typeName": "int8"}, {"typeName": "numeric"}])
+    >>> convert([{"longValue": 7}, {"stringValue": "1.10"}])
+    (7, Decimal('1.10'))
+    """
+    if column_metadata:
+        converters = [column_converter(column.get("typeName")) for column in column_metadata]
+    else:
+        converters = [_string_or_plain] * width
+
+    def convert(record: Sequence[Field]) -> Row:
+        return tuple([to_value(field) for to_value, field in zip(converters, record)])
+
+    return convert
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def short_sql(sql: str, limit: int = _SQL_PREVIEW) -> str:
+    """A one-line preview of ``sql`` for messages: its first non-blank line, truncated.
+
+    >>> short_sql("  SELECT a\\n  FROM t")
+    'SELECT a ...'
+    """
+    lines = [line.strip() for line in sql.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    first = " ".join(lines[0].split())
+    if len(first) > limit:
+        return first[: limit - 3].rstrip() + "..."
+    return first + (" ..." if len(lines) > 1 else "")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _parameters(params: Mapping[str, ParamValue] | None) -> list[dict[str, str]]:
+    """The API's ``Parameters`` list; every value is bound as a string, never spliced."""
+    if not params:
+        return []
+    parameters = []
+    for name, value in params.items():
+        if not _PARAMETER_NAME.match(name):
+            raise ValueError(f"invalid parameter name {name!r}: letters, digits and _ only")
+        text = str(value)
+        if not text:
+            raise ValueError(f"parameter :{name} is empty; the Data API needs a value")
+        parameters.append({"name": name, "value": text})
+    return parameters
+
+
+def _check_auth(
+    cluster: str | None, db_user: str | None, secret_arn: str | None, workgroup: str | None
+) -> None:
+    forms = "cluster + db_user, secret_arn (+ cluster), or workgroup (+ secret_arn)"
+    if workgroup:
+        if cluster or db_user:
+            raise ValueError(f"workgroup excludes cluster and db_user; use one of: {forms}")
+    elif secret_arn:
+        if db_user:
+            raise ValueError(f"secret_arn excludes db_user (the secret names it); use: {forms}")
+    elif cluster:
+        if not db_user:
+            raise ValueError(f"cluster needs db_user or secret_arn; use one of: {forms}")
+    else:
+        raise ValueError(f"no Data API target: use one of: {forms}")
+
+
+# --------------------------------------------------------------------------- source
+
+
+class DataApiSource(Source):
+    """A :class:`~dynamo.extract.Source` over the Redshift Data API.
+
+    Authentication, exactly one of:
+
+    - ``cluster`` + ``db_user``: temporary credentials (``GetClusterCredentials``);
+    - ``secret_arn`` (optionally with ``cluster``): a Secrets Manager secret;
+    - ``workgroup`` (optionally with ``secret_arn``): Redshift Serverless.
+
+    The endpoint is boto3's: ``AWS_ENDPOINT_URL_REDSHIFT_DATA`` (or
+    ``AWS_ENDPOINT_URL``) is honoured when ``endpoint_url`` is not given.
+
+    Safe to share between threads: it holds one thread-safe boto3 client and no
+    per-statement state.
+
+    >>> source = DataApiSource(database="dev", workgroup="analytics", region="eu-west-1")
+    >>> source.execute("CREATE SCHEMA IF NOT EXISTS contabyx")
+    >>> list(source.rows("SELECT :n::int + 1", {"n": 41}))
+    [(42,)]
+    """
+
+    def __init__(
+        self,
+        *,
+        database: str = "dev",
+        cluster: Optional[str] = None,
+        db_user: Optional[str] = None,
+        secret_arn: Optional[str] = None,
+        workgroup: Optional[str] = None,
+        session: Optional[boto3.Session] = None,
+        region: Optional[str] = None,
+        endpoint_url: Optional[str] = None,
+        client: Optional[RedshiftDataAPIServiceClient] = None,
+        poll_initial: float = 0.01,
+        poll_max: float = 1.0,
+        statement_timeout: Optional[float] = 3600.0,
+        max_attempts: int = 10,
+        retry_mode: RetryMode = "standard",
+        max_pool_connections: int = 32,
+    ) -> None:
+        if not database:
+            raise ValueError("database is required")
+        _check_auth(cluster, db_user, secret_arn, workgroup)
+        if poll_initial <= 0 or poll_max < poll_initial:
+            raise ValueError("need 0 < poll_initial <= poll_max")
+        if statement_timeout is not None and statement_timeout <= 0:
+            raise ValueError("statement_timeout must be positive (or None: no limit)")
+        if retry_mode not in ("standard", "adaptive", "legacy"):
+            raise ValueError("retry_mode must be 'standard', 'adaptive' or 'legacy'")
+        self.database = database
+        self.cluster = cluster
+        self.db_user = db_user
+        self.secret_arn = secret_arn
+        self.workgroup = workgroup
+        self.poll_initial = poll_initial
+        self.poll_max = poll_max
+        self.statement_timeout = statement_timeout
+        self._owns_client = client is None
+        if client is None:
+            config = Config(
+                retries={"max_attempts": max_attempts, "mode": retry_mode},
+                max_pool_connections=max_pool_connections,
+            )
+            session = session or boto3.Session(region_name=region)
+            client = session.client(
+                "redshift-data", region_name=region, endpoint_url=endpoint_url, config=config
+            )
+        self._client: RedshiftDataAPIServiceClient = client
+        self._target: dict[str, Any] = {"Database": database}
+        for key, value in (
+            ("ClusterIdentifier", cluster),
+            ("DbUser", db_user),
+            ("SecretArn", secret_arn),
+            ("WorkgroupName", workgroup),
+        ):
+            if value:
+                self._target[key] = value
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Optional[str]]) -> DataApiSource:
+        """Build a source from the project's configuration keys (values may be None).
+
+        Reads ``DATABASE`` (default ``dev``), ``WORKGROUP``, ``SECRET_ARN``, ``CLUSTER``,
+        ``DBUSER`` (default ``awsuser``, used only with ``CLUSTER`` and no secret),
+        ``AWS_REGION``, ``STATEMENT_TIMEOUT`` (seconds, default 3600) and
+        ``AWS_ENDPOINT_URL_REDSHIFT_DATA`` (else boto3 reads the environment).
+
+        >>> DataApiSource.from_settings({"CLUSTER": "my-cluster", "AWS_REGION": "eu-west-1"})
+        DataApiSource(database='dev', cluster='my-cluster', db_user='awsuser')
+        """
+
+        def get(key: str, default: Optional[str] = None) -> Optional[str]:
+            value = settings.get(key)
+            return value if value not in (None, "") else default
+
+        workgroup, secret_arn = get("WORKGROUP"), get("SECRET_ARN")
+        cluster = None if workgroup else get("CLUSTER")
+        db_user = None if workgroup or secret_arn else get("DBUSER", "awsuser")
+        timeout = float(get("STATEMENT_TIMEOUT", "3600") or 3600)
+        return cls(
+            database=get("DATABASE", "dev") or "dev",
+            cluster=cluster,
+            db_user=db_user,
+            secret_arn=secret_arn,
+            workgroup=workgroup,
+            region=get("AWS_REGION"),
+            endpoint_url=get("AWS_ENDPOINT_URL_REDSHIFT_DATA"),
+            statement_timeout=timeout,
+        )
+
+    def __repr__(self) -> str:
+        shown = [f"database={self.database!r}"]
+        for name in ("cluster", "db_user", "secret_arn", "workgroup"):
+            value = getattr(self, name)
+            if value:
+                shown.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    def __enter__(self) -> DataApiSource:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def client(self) -> RedshiftDataAPIServiceClient:
+        """The shared low-level ``redshift-data`` client."""
+        return self._client
+
+    # -- Source -----------------------------------------------------------------------
+
+    def rows(self, sql: str, params: Mapping[str, ParamValue] | None = None) -> Iterator[Row]:
+        """Run ``sql`` and yield its rows, one result page in memory at a time.
+
+        Parameters are checked now; the statement is submitted on the first ``next()``.
+        """
+        return self._rows(sql, _parameters(params))
+
+    def execute(self, sql: str) -> None:
+        """Run one statement (DDL, DML) and wait until it has FINISHED."""
+        self._wait(self._submit(sql, []), sql)
+
+    def execute_script(self, statements: Sequence[str]) -> None:
+        """Run several statements in one transaction (``BatchExecuteStatement``); wait.
+
+        >>> source.execute_script(["CREATE SCHEMA IF NOT EXISTS s", "CREATE VIEW s.v AS SELECT 1"])
+        """
+        sqls = [statement for statement in statements if statement.strip()]
+        if not sqls:
+            return
+        preview = f"{short_sql(sqls[0])} (+{len(sqls) - 1} more)" if len(sqls) > 1 else sqls[0]
+        with _aws_errors("BatchExecuteStatement", None, preview):
+            statement_id = self._client.batch_execute_statement(Sqls=sqls, **self._target)["Id"]
+        _log.debug("statement %s submitted: %s", statement_id, short_sql(preview))
+        self._wait(statement_id, preview)
+
+    def close(self) -> None:
+        """Close the HTTP connections of a client this source made (not a given one)."""
+        if self._owns_client:
+            self._client.close()
+
+    # -- internals --------------------------------------------------------------------
+
+    def _rows(self, sql: str, parameters: list[dict[str, str]]) -> Iterator[Row]:
+        statement_id = self._submit(sql, parameters)
+        described = self._wait(statement_id, sql)
+        if not described.get("HasResultSet", True):
+            return
+        convert: Optional[Callable[[Sequence[Field]], Row]] = None
+        token: Optional[str] = None
+        while True:
+            with _aws_errors("GetStatementResult", statement_id, sql):
+                if token is None:
+                    page = self._client.get_statement_result(Id=statement_id)
+                else:
+                    page = self._client.get_statement_result(Id=statement_id, NextToken=token)
+            records = page.get("Records") or []
+            if convert is None and (records or page.get("ColumnMetadata")):
+                width = len(records[0]) if records else 0
+                convert = record_converter(page.get("ColumnMetadata"), width)
+            if convert is not None:
+                for record in records:
+                    yield convert(record)  # type: ignore[arg-type]
+            token = page.get("NextToken")
+            if not token:
+                return
+
+    def _submit(self, sql: str, parameters: list[dict[str, str]]) -> str:
+        request: dict[str, Any] = {"Sql": sql, "ClientToken": str(uuid.uuid4()), **self._target}
+        if parameters:
+            request["Parameters"] = parameters
+        with _aws_errors("ExecuteStatement", None, sql):
+            statement_id = self._client.execute_statement(**request)["Id"]
+        _log.debug("statement %s submitted: %s", statement_id, short_sql(sql))
+        return statement_id
+
+    def _wait(self, statement_id: str, sql: str) -> DescribeStatementResponseTypeDef:
+        """Poll until the statement ends; cancel it on timeout or interruption."""
+        started = time.monotonic()
+        deadline = None if self.statement_timeout is None else started + self.statement_timeout
+        delay = self.poll_initial
+        finished = False
+        try:
+            while True:
+                with _aws_errors("DescribeStatement", statement_id, sql):
+                    described = self._client.describe_statement(Id=statement_id)
+                status = described["Status"]
+                if status == "FINISHED":
+                    finished = True
+                    _log.debug(
+                        "statement %s FINISHED in %.3f s", statement_id, time.monotonic() - started
+                    )
+                    return described
+                if status not in _RUNNING:
+                    finished = True
+                    raise ExtractError(_failure(statement_id, status, described, sql))
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    raise ExtractError(
+                        f"statement {statement_id} timed out after {self.statement_timeout:g} s"
+                        f" and was cancelled [sql: {short_sql(sql)}]"
+                    )
+                time.sleep(delay if deadline is None else min(delay, deadline - now))
+                delay = min(delay * 1.5, self.poll_max)
+        except BaseException:
+            if not finished:
+                self._cancel(statement_id)
+            raise
+
+    def _cancel(self, statement_id: str) -> None:
+        try:
+            self._client.cancel_statement(Id=statement_id)
+            _log.warning("statement %s cancelled", statement_id)
+        except (ClientError, BotoCoreError) as err:  # it may have ended meanwhile
+            _log.warning("statement %s could not be cancelled: %s", statement_id, err)
+
+
+def _failure(
+    statement_id: str, status: str, described: DescribeStatementResponseTypeDef, sql: str
+) -> str:
+    error = described.get("Error") or "no error message"
+    where = sql
+    for sub in described.get("SubStatements") or []:
+        if sub.get("Status") in ("FAILED", "ABORTED"):
+            error = sub.get("Error") or error
+            where = sub.get("QueryString") or where
+            break
+    return f"statement {statement_id} {status}: {_one_line(error)} [sql: {short_sql(where)}]"
+
+
+@contextmanager
+def _aws_errors(action: str, statement_id: Optional[str], sql: str) -> Iterator[None]:
+    """Turn botocore errors into one-line :class:`ExtractError` naming the statement."""
+    try:
+        yield
+    except ClientError as err:
+        info = err.response.get("Error", {})
+        code = info.get("Code", "ClientError")
+        message = _one_line(info.get("Message", "") or str(err))
+        name = f"statement {statement_id}" if statement_id else "statement (not submitted)"
+        raise ExtractError(
+            f"{name} {action} failed: {code}: {message} [sql: {short_sql(sql)}]"
+        ) from err
+    except BotoCoreError as err:
+        name = f"statement {statement_id}" if statement_id else "statement (not submitted)"
+        raise ExtractError(
+            f"{name} {action} failed: {type(err).__name__}: {_one_line(str(err))}"
+            f" [sql: {short_sql(sql)}]"
+        ) from err

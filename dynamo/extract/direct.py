@@ -1,0 +1,514 @@
+"""Extract through a direct connection to the warehouse (``redshift_connector``).
+
+:class:`DirectSource` returns the same rows, with the same Python types, as
+:class:`~dynamo.extract.data_api.DataApiSource`: integers as ``int``,
+DECIMAL/NUMERIC as ``decimal.Decimal``, text as ``str``, NULL as ``None``,
+TIMESTAMP as ``datetime`` (TIMESTAMPTZ aware, UTC), DATE as ``date``.
+
+The SQL uses the Data API's ``:name`` placeholders. :func:`to_qmark` rewrites
+them, with a small SQL scanner that leaves ``::casts``, strings, quoted
+identifiers, dollar-quoted bodies and comments alone, into the driver's ``?``
+placeholders; the values travel as bound parameters (as text, like the Data
+API's), never spliced into the SQL.
+
+Queries are streamed through a server-side cursor (``DECLARE``/``FETCH FORWARD
+n``): the driver reads a whole result into memory on ``execute``, so a cursor
+is what keeps memory to one batch of ``fetch_size`` rows.
+
+Usage::
+
+    >>> source = DirectSource(host="example.abc.eu-west-1.redshift.amazonaws.com",
+    ...                       database="dev", user="awsuser", password="...")
+    >>> for clientid, balance in source.rows(
+    ...         "SELECT clientid, balance FROM contabyx.clients_info WHERE clientid > :last",
+    ...         {"last": 0}):
+    ...     ...
+    >>> source.close()
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Callable, Optional
+
+import redshift_connector
+from redshift_connector.error import Error as _DriverError
+
+from dynamo.extract import ExtractError, ParamValue, Row, Source
+
+__all__ = ["DirectSource", "ParameterError", "to_qmark"]
+
+_log = logging.getLogger(__name__)
+
+_NAME = re.compile(r"[0-9A-Za-z_]+")
+_DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
+_QUERY_START = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*(select|with)\b", re.I | re.S)
+_CURSOR = "contabyx_rows"
+_SQL_PREVIEW = 80
+
+
+class ParameterError(ExtractError, ValueError):
+    """The SQL and its parameters do not agree (a ``:name`` without a value)."""
+
+
+# --------------------------------------------------------------------------- :name
+
+
+def _ident_char(ch: str) -> bool:
+    return ch.isalnum() or ch in "_$"
+
+
+def _skip_quoted(sql: str, i: int) -> int:
+    """Index just past the string literal, quoted identifier, comment or dollar-quoted
+    body starting at ``i``, or ``i`` itself when none starts there."""
+    n, ch = len(sql), sql[i]
+    if ch == "'":
+        backslash = i > 0 and sql[i - 1] in "eE" and (i < 2 or not _ident_char(sql[i - 2]))
+        i += 1
+        while i < n:
+            if backslash and sql[i] == "\\":
+                i += 2
+                continue
+            if sql[i] == "'":
+                if sql.startswith("''", i):
+                    i += 2
+                    continue
+                return i + 1
+            i += 1
+        return n
+    if ch == '"':
+        i += 1
+        while i < n:
+            if sql[i] == '"':
+                if sql.startswith('""', i):
+                    i += 2
+                    continue
+                return i + 1
+            i += 1
+        return n
+    if sql.startswith("--", i):
+        end = sql.find("\n", i)
+        return n if end == -1 else end + 1
+    if sql.startswith("/*", i):
+        depth, i = 1, i + 2
+        while i < n and depth:
+            if sql.startswith("/*", i):
+                depth, i = depth + 1, i + 2
+            elif sql.startswith("*/", i):
+                depth, i = depth - 1, i + 2
+            else:
+                i += 1
+        return i
+    if ch == "$" and (i == 0 or not _ident_char(sql[i - 1])):
+        tag = _DOLLAR_TAG.match(sql, i)
+        if tag is not None:
+            end = sql.find(tag.group(0), tag.end())
+            if "?" in sql[tag.end() : end if end != -1 else n]:
+                # The driver's own scanner does not know dollar quotes: it would bind it.
+                raise ParameterError(
+                    "a '?' inside a dollar-quoted body cannot be used with parameters"
+                )
+            return n if end == -1 else end + len(tag.group(0))
+    return i
+
+
+def to_qmark(sql: str, params: Mapping[str, ParamValue]) -> tuple[str, list[str]]:
+    """Rewrite ``:name`` placeholders into ``?`` and list the values in their order.
+
+    ``::type`` casts, ``a[lo:hi]`` slices, strings (``'...'``, ``E'...'``), quoted
+    identifiers, dollar-quoted bodies and comments are left as they are. A name used
+    twice is bound twice. Values are converted to ``str``, as the Data API sends them
+    (the warehouse casts them, as it casts a string literal). Unused names are
+    ignored; a placeholder without a value raises :class:`ParameterError`.
+
+    >>> to_qmark("SELECT a::int FROM t WHERE id > :last AND s = ':x' OR id = :last", {"last": 5})
+    ("SELECT a::int FROM t WHERE id > ? AND s = ':x' OR id = ?", ['5', '5'])
+    """
+    out: list[str] = []
+    args: list[str] = []
+    i = pos = 0
+    n = len(sql)
+    while i < n:
+        skipped = _skip_quoted(sql, i)
+        if skipped != i:
+            i = skipped
+            continue
+        ch = sql[i]
+        if ch == "?":
+            raise ParameterError("a bare '?' cannot be used in SQL with parameters")
+        if ch != ":":
+            i += 1
+            continue
+        if sql.startswith("::", i):
+            i += 2
+            continue
+        name = _NAME.match(sql, i + 1)
+        if name is None or (i > 0 and (_ident_char(sql[i - 1]) or sql[i - 1] == ":")):
+            i += 1  # a lone colon or an array slice
+            continue
+        key = name.group(0)
+        if key not in params:
+            raise ParameterError(f"no value was supplied for the parameter :{key}")
+        out.append(sql[pos:i])
+        out.append("?")
+        args.append(str(params[key]))
+        i = pos = name.end()
+    out.append(sql[pos:])
+    return "".join(out), args
+
+
+def _is_query(sql: str) -> bool:
+    """True for a SELECT (or WITH ... SELECT), which can run behind a cursor."""
+    return _QUERY_START.match(sql) is not None
+
+
+def _short_sql(sql: str, limit: int = _SQL_PREVIEW) -> str:
+    lines = [line.strip() for line in sql.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    first = " ".join(lines[0].split())
+    if len(first) > limit:
+        return first[: limit - 3].rstrip() + "..."
+    return first + (" ..." if len(lines) > 1 else "")
+
+
+# --------------------------------------------------------------------------- pool
+
+
+class _Pool:
+    """Idle connections shared by threads; one connection serves one statement at a time."""
+
+    def __init__(self, connect: Callable[[], Any], max_idle: int) -> None:
+        self._connect = connect
+        self._max_idle = max_idle
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def acquire(self) -> Any:
+        with self._lock:
+            if self._closed:
+                raise ExtractError("the direct source is closed")
+            if self._idle:
+                return self._idle.pop()
+        return self._connect()
+
+    def release(self, connection: Any, reusable: bool) -> None:
+        with self._lock:
+            if reusable and not self._closed and len(self._idle) < self._max_idle:
+                self._idle.append(connection)
+                return
+        _close_quietly(connection)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle, self._closed = self._idle, [], True
+        for connection in idle:
+            _close_quietly(connection)
+
+
+def _close_quietly(connection: Any) -> None:
+    try:
+        connection.close()
+    except (_DriverError, OSError) as err:
+        _log.debug("closing a connection failed: %s", type(err).__name__)
+
+
+def _rollback(connection: Any) -> bool:
+    """Roll back; False when the connection is unusable."""
+    try:
+        connection.rollback()
+    except (_DriverError, OSError):
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- source
+
+
+class DirectSource(Source):
+    """A :class:`~dynamo.extract.Source` over a direct ``redshift_connector`` connection.
+
+    Authentication: ``user`` + ``password``, or IAM (``iam=True`` with
+    ``cluster_identifier``, ``db_user``, ``region``, ``profile``), as redshift_connector
+    supports it. ``statement_timeout`` (seconds) is set on every connection; a statement
+    that runs longer is cancelled by the warehouse and raises :class:`ExtractError`.
+
+    Thread-safe: each statement borrows a connection from a small pool (at most
+    ``max_idle`` kept open); :meth:`close` closes them. The password never appears in
+    ``repr``, logs or error messages.
+
+    >>> with DirectSource(host="localhost", port=5439, user="awsuser", password="x",
+    ...                   ssl=False) as source:
+    ...     list(source.rows("SELECT :n::int + 1", {"n": 41}))
+    [(42,)]
+    """
+
+    def __init__(
+        self,
+        *,
+        host: Optional[str] = None,
+        port: int = 5439,
+        database: str = "dev",
+        user: Optional[str] = "awsuser",
+        password: Optional[str] = None,
+        iam: bool = False,
+        cluster_identifier: Optional[str] = None,
+        db_user: Optional[str] = None,
+        region: Optional[str] = None,
+        profile: Optional[str] = None,
+        ssl: bool = True,
+        timeout: Optional[int] = None,
+        statement_timeout: Optional[float] = 3600.0,
+        fetch_size: int = 1000,
+        max_idle: int = 8,
+        connect_options: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        if not database:
+            raise ValueError("database is required")
+        if iam:
+            if not (cluster_identifier or host):
+                raise ValueError("iam=True needs cluster_identifier (or host)")
+            if not (db_user or user):
+                raise ValueError("iam=True needs db_user")
+        elif not host:
+            raise ValueError("host is required (or iam=True with cluster_identifier)")
+        elif not user:
+            raise ValueError("user is required")
+        if fetch_size < 1:
+            raise ValueError("fetch_size must be at least 1")
+        if statement_timeout is not None and statement_timeout <= 0:
+            raise ValueError("statement_timeout must be positive (or None: no limit)")
+        self.host = host
+        self.port = port
+        self.database = database
+        self.user = user
+        self.iam = iam
+        self.cluster_identifier = cluster_identifier
+        self.db_user = db_user
+        self.region = region
+        self.profile = profile
+        self.statement_timeout = statement_timeout
+        self.fetch_size = fetch_size
+        self.__password = password
+        options: dict[str, Any] = {"database": database, "port": port, "ssl": ssl}
+        if host:
+            options["host"] = host
+        if timeout is not None:
+            options["timeout"] = timeout
+        if iam:
+            options.update(iam=True, db_user=db_user or user)
+            for key, value in (
+                ("cluster_identifier", cluster_identifier),
+                ("region", region),
+                ("profile", profile),
+                ("user", user),
+                ("password", password),
+            ):
+                if value:
+                    options[key] = value
+        else:
+            options.update(user=user, password=password)
+        options.update(connect_options or {})
+        self.__options = options
+        self._pool = _Pool(self._connect, max_idle)
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Optional[str]]) -> DirectSource:
+        """Build a source from the project's configuration keys (values may be None).
+
+        Reads ``REDSHIFT_HOST``, ``REDSHIFT_PORT`` (default 5439), ``DATABASE`` (default
+        ``dev``), ``REDSHIFT_USER`` (default ``DBUSER``, itself default ``awsuser``),
+        ``REDSHIFT_PASSWORD``, ``REDSHIFT_IAM`` (``true``/``false``) with ``CLUSTER``,
+        ``DBUSER`` and ``AWS_REGION`` for IAM, ``REDSHIFT_SSL`` (default ``true``) and
+        ``STATEMENT_TIMEOUT`` (seconds, default 3600).
+
+        >>> DirectSource.from_settings({"REDSHIFT_HOST": "localhost", "REDSHIFT_PASSWORD": "x"})
+        DirectSource(host='localhost', port=5439, database='dev', user='awsuser')
+        """
+
+        def get(key: str, default: Optional[str] = None) -> Optional[str]:
+            value = settings.get(key)
+            return value if value not in (None, "") else default
+
+        db_user = get("DBUSER", "awsuser")
+        iam = _flag(get("REDSHIFT_IAM", "false"), "REDSHIFT_IAM")
+        return cls(
+            host=get("REDSHIFT_HOST"),
+            port=int(get("REDSHIFT_PORT", "5439") or 5439),
+            database=get("DATABASE", "dev") or "dev",
+            user=get("REDSHIFT_USER", db_user),
+            password=get("REDSHIFT_PASSWORD"),
+            iam=iam,
+            cluster_identifier=get("CLUSTER") if iam else None,
+            db_user=db_user if iam else None,
+            region=get("AWS_REGION") if iam else None,
+            ssl=_flag(get("REDSHIFT_SSL", "true"), "REDSHIFT_SSL"),
+            statement_timeout=float(get("STATEMENT_TIMEOUT", "3600") or 3600),
+        )
+
+    def __repr__(self) -> str:
+        shown = [f"host={self.host!r}", f"port={self.port!r}", f"database={self.database!r}"]
+        shown.append(f"user={self.user!r}")
+        if self.iam:
+            shown.append(f"iam=True, cluster_identifier={self.cluster_identifier!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    def __enter__(self) -> DirectSource:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- Source -----------------------------------------------------------------------
+
+    def rows(self, sql: str, params: Mapping[str, ParamValue] | None = None) -> Iterator[Row]:
+        """Run ``sql`` and yield its rows, ``fetch_size`` rows in memory at a time.
+
+        Parameters are checked now (:class:`ParameterError`); the statement runs on
+        the first ``next()``. Without parameters the SQL runs exactly as written.
+        """
+        if params:
+            text, args = to_qmark(sql, params)
+            return self._rows(sql, text, args)
+        return self._rows(sql, sql, None)
+
+    def execute(self, sql: str) -> None:
+        """Run one statement that returns no rows, in autocommit as the Data API does."""
+        with self._connection(sql) as connection:
+            connection.autocommit = True
+            try:
+                with self._errors(sql):
+                    connection.cursor().execute(sql)
+            finally:
+                connection.autocommit = False
+
+    def execute_script(self, statements: Sequence[str]) -> None:
+        """Run several statements in one transaction, like ``BatchExecuteStatement``."""
+        sqls = [statement for statement in statements if statement.strip()]
+        if not sqls:
+            return
+        with self._connection(sqls[0]) as connection:
+            cursor = connection.cursor()
+            for statement in sqls:
+                with self._errors(statement):
+                    cursor.execute(statement)
+            connection.commit()
+
+    def close(self) -> None:
+        """Close every pooled connection; later statements raise :class:`ExtractError`."""
+        self._pool.close()
+
+    # -- internals --------------------------------------------------------------------
+
+    def _rows(self, sql: str, text: str, args: Optional[list[str]]) -> Iterator[Row]:
+        with self._connection(sql) as connection:
+            cursor = connection.cursor()
+            cursor.paramstyle = "qmark"
+            if not _is_query(text):
+                with self._errors(sql):
+                    cursor.execute(text, args)
+                    batch = cursor.fetchmany(self.fetch_size) if cursor.description else ()
+                while batch:
+                    yield from (tuple(row) for row in batch)
+                    with self._errors(sql):
+                        batch = cursor.fetchmany(self.fetch_size)
+                return
+            body = text.rstrip().rstrip(";").rstrip()
+            fetch = f"FETCH FORWARD {self.fetch_size} FROM {_CURSOR}"
+            with self._errors(sql):
+                cursor.execute(f"DECLARE {_CURSOR} CURSOR FOR {body}", args)
+            while True:
+                with self._errors(sql):
+                    cursor.execute(fetch)
+                    batch = cursor.fetchall()
+                for row in batch:
+                    yield tuple(row)
+                if len(batch) < self.fetch_size:
+                    break
+            with self._errors(sql):
+                cursor.execute(f"CLOSE {_CURSOR}")
+
+    @contextmanager
+    def _connection(self, sql: str) -> Iterator[Any]:
+        """Borrow a connection for one statement: commit on success, else roll back.
+
+        A generator closed early (``GeneratorExit``) rolls back, which also closes the
+        server-side cursor; the connection goes back to the pool when that works.
+        """
+        with self._errors(sql):
+            connection = self._pool.acquire()
+        reusable = False
+        try:
+            yield connection
+            with self._errors(sql):
+                connection.commit()
+            reusable = True
+        finally:
+            if not reusable:
+                reusable = _rollback(connection)
+            self._pool.release(connection, reusable)
+
+    def _connect(self) -> Any:
+        target = f"{self.host or self.cluster_identifier}:{self.port}/{self.database}"
+        try:
+            connection = redshift_connector.connect(**self.__options)
+        except (_DriverError, OSError) as err:
+            message = self._scrub(_driver_message(err))
+            raise ExtractError(f"direct connection to {target} failed: {message}") from None
+        try:
+            connection.autocommit = False
+            if self.statement_timeout is not None:
+                milliseconds = max(1, round(self.statement_timeout * 1000))
+                cursor = connection.cursor()
+                cursor.execute(f"SET statement_timeout TO {milliseconds}")
+                connection.commit()
+        except (_DriverError, OSError) as err:
+            _close_quietly(connection)
+            message = self._scrub(_driver_message(err))
+            raise ExtractError(f"direct connection to {target} failed: {message}") from None
+        _log.debug("connected to %s", target)
+        return connection
+
+    @contextmanager
+    def _errors(self, sql: str) -> Iterator[None]:
+        """Turn driver errors into a one-line :class:`ExtractError`, password scrubbed."""
+        try:
+            yield
+        except ExtractError:
+            raise
+        except (_DriverError, OSError) as err:
+            message = self._scrub(_driver_message(err))
+            # ``from None``: the driver's exception may carry connection details.
+            raise ExtractError(
+                f"direct statement FAILED: {message} [sql: {_short_sql(sql)}]"
+            ) from None
+
+    def _scrub(self, text: str) -> str:
+        password = self.__password
+        return text.replace(password, "***") if password else text
+
+
+def _driver_message(err: BaseException) -> str:
+    """``message (SQLSTATE code)`` from a driver error, on one line."""
+    detail = err.args[0] if len(err.args) == 1 else None
+    if isinstance(detail, dict):
+        message = str(detail.get("M", detail))
+        code = detail.get("C")
+        text = f"{message} (SQLSTATE {code})" if code else message
+    else:
+        text = str(err) or type(err).__name__
+    return " ".join(text.split())
+
+
+def _flag(value: Optional[str], key: str) -> bool:
+    text = (value or "").strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{key} must be true or false, not {value!r}")
