@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=_positive, help="parallel DynamoDB writers")
     run.add_argument("--source", choices=SOURCES, help="where to read the views")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run.add_argument(
+        "--prune",
+        action="store_true",
+        help="after a complete, successful run, delete items of clients no longer in the source",
+    )
     return parser
 
 
@@ -103,9 +108,12 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         overrides["workers"] = args.workers
     if args.source is not None:
         overrides["source"] = args.source
+    if args.prune and args.entries:
+        raise ValueError("--prune needs a complete run: it cannot go with --entries")
     names = list(KINDS) if args.table == "all" else [args.table]
     started = time.monotonic()
     summary: dict[str, Any] = {"tables": {}, "entries": args.entries}
+    results = []
     with Insert(**overrides) as insert:
         for name in names:
             progress = _Progress(name, enabled=sys.stderr.isatty() and not args.json)
@@ -116,14 +124,22 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
                 result = method(args.entries, on_rows=progress.rows, on_written=progress.written)
             finally:
                 progress.close()
+            results.append(result)
             summary["tables"][result.table] = result.summary()
+        summary["rejected_rows"] = insert.source_rejects()
+        # Only now, every table synced without error, is the set of clients known.
+        for result in results if args.prune else []:
+            summary["tables"][result.table]["pruned"] = insert.prune(result)
     summary["seconds"] = round(time.monotonic() - started, 3)
     summary["retries"] = sum(t["retries"] for t in summary["tables"].values())
     return summary
 
 
 def _summary_line(summary: dict[str, Any]) -> str:
-    parts = [f"{name}: {t['items']} items" for name, t in summary["tables"].items()]
+    parts = [
+        f"{name}: {t['items']} items" + (f", {t['pruned']} pruned" if "pruned" in t else "")
+        for name, t in summary["tables"].items()
+    ]
     return f"synced {', '.join(parts)} in {summary['seconds']:.1f} s, {summary['retries']} retries"
 
 

@@ -68,6 +68,34 @@ class Insert:
         """Write one item per client, holding every year and month, to ``clients_info_by_year``."""
         return self._run(sync.CLIENTS_INFO_BY_YEAR, entries, on_rows, on_written)
 
+    def source_rejects(self) -> dict[str, int]:
+        """Source rows the views leave out, by reason (``contabyx.source_rejects``).
+
+        A row with no known type, a nature other than income or expense, or a NULL
+        clientid, amount or time counts for no client; this says how many there were.
+        """
+        sql = sync.rejects_sql(self.settings.views_schema)
+        row = next(iter(self.source.rows(sql)), None)
+        names = ("unknown_type", "other_nature", "null_clientid", "null_amount", "null_time")
+        return {name: int(value or 0) for name, value in zip(names, row or ())}
+
+    def prune(self, result: SyncResult) -> int:
+        """Delete the items of clients that ``result``, a complete sync, did not write.
+
+        Refuses (``PruneRefused``) a result limited by ``entries``; a failed sync
+        raised instead of returning a result, so it can never be pruned after.
+        """
+        from dynamo.prune import prune
+
+        deleted = prune(
+            self.client,
+            result,
+            workers=self.settings.workers,
+            max_retries=self.settings.max_retries,
+        )
+        log.info("pruned %d stale items from %s", deleted, result.table)
+        return deleted
+
     def close(self) -> None:
         """Release the warehouse connections (the direct source holds some)."""
         if self._source is not None:

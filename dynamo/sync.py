@@ -79,6 +79,7 @@ class SyncResult:
     seconds: float
     retries: int
     statements: int
+    entries: int = 0
     stats: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -95,6 +96,7 @@ class SyncResult:
             "items_per_second": round(self.items_per_second, 1),
             "retries": self.retries,
             "statements": self.statements,
+            "entries": self.entries,
             **{k: v for k, v in self.stats.items() if k not in ("items",)},
         }
 
@@ -131,6 +133,12 @@ def range_sql(kind: TableKind, schema: str) -> str:
         " WHERE clientid > CAST(:low AS BIGINT) AND clientid <= CAST(:high AS BIGINT)"
         f" ORDER BY {kind.order}"
     )
+
+
+def rejects_sql(schema: str) -> str:
+    """The counts of source rows that the views leave out, by reason."""
+    columns = "unknown_type, other_nature, null_clientid, null_amount, null_time"
+    return f"SELECT {columns} FROM {schema}.source_rejects"  # noqa: S608 - checked identifier
 
 
 def plan_ranges(bounds: list[int]) -> list[tuple[int, int]]:
@@ -226,5 +234,6 @@ def sync_table(
         seconds=time.monotonic() - started,
         retries=writer.stats.retries,
         statements=len(ranges) + 1,
+        entries=entries,
         stats=stats,
     )
