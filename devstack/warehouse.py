@@ -1,0 +1,172 @@
+"""PostgreSQL standing in for Redshift, run through the ``pgserver`` package.
+
+The server listens on a unix socket only (no TCP at all) and outlives the
+process that started it. ``start`` is idempotent: it creates the ``dev``
+database and the ``awsuser`` login role when missing and applies
+``sql/schema.sql``.
+
+Example::
+
+    wh = start(Path(".devstack/pg"))
+    with psycopg.connect(wh.conninfo, autocommit=True) as conn:
+        conn.execute("SELECT count(*) FROM contabyx.transactions")
+    stop(Path(".devstack/pg"))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import psycopg
+from psycopg import sql
+
+from devstack import procs
+from devstack.paths import SCHEMA_SQL
+
+DATABASE = "dev"
+SUPERUSER = "postgres"
+REDSHIFT_USER = "awsuser"
+_PG_OS_USER = "pgserver"  # pgserver's own account for postgres when we are root
+
+
+class WarehouseError(RuntimeError):
+    """The local warehouse could not be started or stopped."""
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """A running local warehouse: the postmaster pid and where its socket is."""
+
+    pgdata: Path
+    pid: int
+    socket_dir: Path
+    port: int
+
+    @property
+    def socket_path(self) -> Path:
+        """The unix socket file, e.g. ``<socket_dir>/.s.PGSQL.5432``."""
+        return self.socket_dir / f".s.PGSQL.{self.port}"
+
+    @property
+    def conninfo(self) -> str:
+        """libpq conninfo of database ``dev`` as the ``postgres`` superuser."""
+        return conninfo(self.socket_dir, self.port)
+
+
+def conninfo(socket_dir: Path, port: int, dbname: str = DATABASE) -> str:
+    """libpq conninfo for the unix socket in ``socket_dir``.
+
+    >>> conninfo(Path("/tmp/pg"), 5432)
+    'host=/tmp/pg port=5432 user=postgres dbname=dev'
+    """
+    return f"host={socket_dir} port={port} user={SUPERUSER} dbname={dbname}"
+
+
+def _pgserver() -> Any:
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver copes.
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    return pgserver
+
+
+def _pg_bin(name: str) -> Path:
+    pgserver = _pgserver()
+    return Path(pgserver.__file__).parent / "pginstall" / "bin" / name
+
+
+def running(pgdata: Path) -> Optional[Warehouse]:
+    """The warehouse running on ``pgdata`` according to postmaster.pid, else None."""
+    pidfile = pgdata / "postmaster.pid"
+    try:
+        lines = pidfile.read_text().splitlines()
+    except (FileNotFoundError, PermissionError):
+        return None
+    # postmaster.pid: pid, data dir, start time, port, socket dir, host, shmem, status.
+    if len(lines) < 8 or lines[7].strip() != "ready" or not lines[4].strip():
+        return None
+    pid = int(lines[0])
+    if not procs.is_alive(pid, str(pgdata)):
+        return None
+    return Warehouse(pgdata=pgdata, pid=pid, socket_dir=Path(lines[4].strip()), port=int(lines[3]))
+
+
+def start(pgdata: Path) -> Warehouse:
+    """Start (or find) the warehouse on ``pgdata`` and prepare ``dev``; idempotent."""
+    pgdata = pgdata.resolve()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    warehouse = running(pgdata)
+    if warehouse is None:
+        pgserver = _pgserver()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # cleanup_mode=None: the server must outlive this process.
+            pgserver.get_server(pgdata, cleanup_mode=None)
+        warehouse = running(pgdata)
+        if warehouse is None:
+            raise WarehouseError(f"postgres did not start; see {pgdata / 'log'}")
+    _prepare(warehouse)
+    return warehouse
+
+
+def _prepare(warehouse: Warehouse) -> None:
+    """Create database ``dev`` and role ``awsuser`` when missing; apply the schema."""
+    admin = conninfo(warehouse.socket_dir, warehouse.port, dbname="postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
+            # A concurrent `up` may create it first.
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+        if not conn.execute(
+            "SELECT 1 FROM pg_roles WHERE rolname = %s", (REDSHIFT_USER,)
+        ).fetchone():
+            with contextlib.suppress(psycopg.errors.DuplicateObject):
+                conn.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN SUPERUSER").format(sql.Identifier(REDSHIFT_USER))
+                )
+    apply_schema(warehouse.conninfo)
+
+
+def apply_schema(dsn: str) -> None:
+    """Run ``sql/schema.sql`` (idempotent: IF NOT EXISTS throughout)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(SCHEMA_SQL.read_text().encode())
+
+
+def stop(pgdata: Path, grace: float = 15.0) -> None:
+    """Stop the warehouse on ``pgdata`` (fast shutdown), if it runs."""
+    pgdata = pgdata.resolve()
+    warehouse = running(pgdata)
+    if warehouse is None:
+        return
+    # pg_ctl refuses to run as root; postgres then runs as pgserver's account.
+    user = _PG_OS_USER if hasattr(os, "geteuid") and os.geteuid() == 0 else None
+    # On failure, fall back to signalling the recorded postmaster below.
+    with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+        subprocess.run(
+            [
+                str(_pg_bin("pg_ctl")),
+                "-D",
+                str(pgdata),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                str(int(grace)),
+                "stop",
+            ],
+            check=False,
+            capture_output=True,
+            user=user,
+            timeout=grace + 5,
+        )
+    # SIGINT is postgres's fast shutdown; SIGKILL only if that hangs.
+    procs.terminate(warehouse.pid, str(pgdata), sig=signal.SIGINT, grace=grace)
