@@ -21,8 +21,6 @@ Example::
 from __future__ import annotations
 
 import base64
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -126,6 +124,7 @@ _FIXED_PRECISION: dict[int, tuple[int, int]] = {
 # Redshift's VARCHAR limit stands in for the length of unbounded text.
 _UNBOUNDED_STRING = 65535
 _VARHDRSZ = 4
+_CSV_SPECIAL = frozenset(',"\r\n')
 
 
 @dataclass(frozen=True)
@@ -178,8 +177,8 @@ def _precision_scale(type_oid: int, type_modifier: int) -> tuple[int, int]:
         return _UNBOUNDED_STRING, 0
     precision, scale = _FIXED_PRECISION.get(type_oid, (0, 0))
     if type_oid in (TIME, TIMETZ, TIMESTAMP, TIMESTAMPTZ) and 0 <= type_modifier <= 6:
-        # Fractional-second digits: timestamp(0) has scale 0 and 7 fewer characters.
-        return precision - (scale - type_modifier) - (1 if type_modifier == 0 else 0), type_modifier
+        # The typmod of timestamp(p) is its fractional-second digits.
+        return precision, type_modifier
     return precision, scale
 
 
@@ -253,18 +252,25 @@ def encode_row(row: Row, type_oids: Sequence[int]) -> list[dict[str, Any]]:
     return [encode_field(text, oid) for text, oid in zip(row, type_oids)]
 
 
+def _csv_field(value: Optional[str]) -> str:
+    if value is None:
+        return ""
+    # Quoted when empty too, so an empty string stays distinct from NULL.
+    if value == "" or any(ch in value for ch in _CSV_SPECIAL):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
 def to_csv(rows: Iterable[Row], header: Optional[Sequence[str]] = None) -> str:
-    """CSV text of ``rows`` (NULL as an empty field), optionally led by a header line.
+    """CSV text of ``rows``, optionally led by a header line.
+
+    RFC 4180 quoting, ``\\n`` line ends; NULL is an empty field, the empty string ``""``.
 
     Example::
 
         >>> to_csv([["1", "a,b"], ["2", None]], header=["id", "s"])
         'id,s\\n1,"a,b"\\n2,\\n'
     """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    if header is not None:
-        writer.writerow(header)
-    for row in rows:
-        writer.writerow(["" if value is None else value for value in row])
-    return buffer.getvalue()
+    lines = [] if header is None else [",".join(_csv_field(name) for name in header)]
+    lines.extend(",".join(_csv_field(value) for value in row) for row in rows)
+    return "".join(line + "\n" for line in lines)
