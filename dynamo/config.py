@@ -58,6 +58,7 @@ class Settings:
     redshift_user: Optional[str] = None
     redshift_password: Optional[str] = field(default=None, repr=False)
     redshift_iam: bool = False
+    redshift_ssl: bool = True
     views_schema: str = "contabyx"
     clients_info_table: str = layout.CLIENTS_INFO_TABLE
     clients_info_by_year_table: str = layout.CLIENTS_INFO_BY_YEAR_TABLE
@@ -97,6 +98,7 @@ class Settings:
             "redshift_user",
             "redshift_password",
             "redshift_iam",
+            "redshift_ssl",
             "statement_timeout",
         )
         out: dict[str, str | None] = {}
@@ -176,6 +178,7 @@ _FALSE = frozenset({"0", "false", "no", "off"})
 _KINDS: dict[str, Any] = {
     "redshift_port": int,
     "redshift_iam": bool,
+    "redshift_ssl": bool,
     "workers": int,
     "readers": int,
     "chunk_clients": int,
