@@ -112,7 +112,8 @@ class _Scrubber:
     __slots__ = ("_secrets",)
 
     def __init__(self, *secrets: Optional[str]) -> None:
-        self._secrets = tuple(s for s in secrets if s)
+        # Too short a value is no real credential, and scrubbing it would garble text.
+        self._secrets = tuple(s for s in secrets if s and len(s) >= 6)
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:

@@ -172,7 +172,7 @@ def test_deserialize_matches_type_deserializer(item: dict[str, Any]) -> None:
 
 
 def test_deserialize_other_types_fall_back() -> None:
-    wire = {"b": {"BOOL": True}, "n": {"NULL": True}, "ss": {"SS": ["a", "b"]}}
+    wire: dict[str, Any] = {"b": {"BOOL": True}, "n": {"NULL": True}, "ss": {"SS": ["a", "b"]}}
     assert _convert.deserialize(wire) == {"b": True, "n": None, "ss": {"a", "b"}}
 
 
