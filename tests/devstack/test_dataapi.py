@@ -57,7 +57,8 @@ def server(postgres: str) -> Iterator[DataApiServer]:
         yield running
 
 
-def _client(endpoint_url: str, **config: Any) -> Any:
+def _client(endpoint_url: str | None, **config: Any) -> Any:
+    """A real boto3 client; without ``endpoint_url`` it follows AWS_ENDPOINT_URL_REDSHIFT_DATA."""
     return boto3.client(
         "redshift-data",
         endpoint_url=endpoint_url,
@@ -573,9 +574,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_command_line_serves_until_sigterm(postgres: str) -> None:
+def test_command_line_serves_until_sigterm(postgres: str, monkeypatch: pytest.MonkeyPatch) -> None:
     port = _free_port()
-    env = dict(os.environ, AWS_ENDPOINT_URL_REDSHIFT_DATA=f"http://127.0.0.1:{port}")
+    env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     process = subprocess.Popen(
         [
@@ -604,7 +605,8 @@ def test_command_line_serves_until_sigterm(postgres: str) -> None:
                 assert process.poll() is None, "the server exited early"
                 assert time.monotonic() < deadline, "the server never listened"
                 time.sleep(0.05)
-        local = _client(f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("AWS_ENDPOINT_URL_REDSHIFT_DATA", f"http://127.0.0.1:{port}")
+        local = _client(None)
         out = local.execute_statement(Sql="SELECT generate_series(1, 5) AS n", WorkgroupName="wg1")
         described = wait(local, out["Id"])
         assert described["Database"] == DATABASE  # the conninfo's dbname by default
