@@ -28,6 +28,7 @@ Usage::
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import threading
@@ -47,8 +48,12 @@ _log = logging.getLogger(__name__)
 _NAME = re.compile(r"[0-9A-Za-z_]+")
 _DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
 _QUERY_START = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*(select|with)\b", re.I | re.S)
-_CURSOR = "contabyx_rows"
+# Every statement gets a cursor name of its own. The driver caches a prepared statement,
+# with its result columns, per SQL text: one shared ``FETCH ... FROM name`` would be
+# read with the columns of whichever query first used that text.
+_CURSOR_NUMBERS = itertools.count(1)
 _SQL_PREVIEW = 80
+_MIN_SCRUBBED = 4
 
 
 class ParameterError(ExtractError, ValueError):
@@ -295,7 +300,13 @@ class DirectSource(Source):
         self.statement_timeout = statement_timeout
         self.fetch_size = fetch_size
         self.__password = password
-        options: dict[str, Any] = {"database": database, "port": port, "ssl": ssl}
+        options: dict[str, Any] = {
+            "database": database,
+            "port": port,
+            "ssl": ssl,
+            # Each statement's cursor has its own name: keep few prepared statements.
+            "max_prepared_statements": 64,
+        }
         if host:
             options["host"] = host
         if timeout is not None:
@@ -419,9 +430,10 @@ class DirectSource(Source):
                         batch = cursor.fetchmany(self.fetch_size)
                 return
             body = text.rstrip().rstrip(";").rstrip()
-            fetch = f"FETCH FORWARD {self.fetch_size} FROM {_CURSOR}"
+            name = f"contabyx_rows_{next(_CURSOR_NUMBERS)}"
+            fetch = f"FETCH FORWARD {self.fetch_size} FROM {name}"
             with self._errors(sql):
-                cursor.execute(f"DECLARE {_CURSOR} CURSOR FOR {body}", args)
+                cursor.execute(f"DECLARE {name} CURSOR FOR {body}", args)
             while True:
                 with self._errors(sql):
                     cursor.execute(fetch)
@@ -430,8 +442,7 @@ class DirectSource(Source):
                     yield tuple(row)
                 if len(batch) < self.fetch_size:
                     break
-            with self._errors(sql):
-                cursor.execute(f"CLOSE {_CURSOR}")
+            # The commit that ends the borrowing closes the cursor.
 
     @contextmanager
     def _connection(self, sql: str) -> Iterator[Any]:
@@ -489,8 +500,12 @@ class DirectSource(Source):
             ) from None
 
     def _scrub(self, text: str) -> str:
+        # The driver masks the password itself; this is a second guard. A password of
+        # a few characters would match ordinary words, so those are left to the driver.
         password = self.__password
-        return text.replace(password, "***") if password else text
+        if password and len(password) >= _MIN_SCRUBBED:
+            return text.replace(password, "***")
+        return text
 
 
 def _driver_message(err: BaseException) -> str:

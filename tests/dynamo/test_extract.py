@@ -1,0 +1,338 @@
+"""Both extract sources against the local stack: the Data API emulator (pages of
+100 rows) and the wire endpoint, over the same PostgreSQL warehouse.
+
+The rows are written with psycopg straight into the warehouse (schema
+``extract_test``), so what a source returns is compared with data it did not write.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+
+from dynamo.extract import ExtractError, Source
+from dynamo.extract.data_api import DataApiSource
+from dynamo.extract.direct import DirectSource
+
+SCHEMA = "extract_test"
+TABLE = f"{SCHEMA}.amounts"
+COUNT = 2345  # with 100 rows a page: 24 pages
+STATEMENT_ID = re.compile(r"statement ([0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})")
+
+
+def _amount(i: int) -> Decimal:
+    # Whole, negative, zero, large: every one with two decimals.
+    cents = (i * 7919) % 2_000_003 - 1_000_000
+    if i % 97 == 0:
+        cents = 999_999_999_999  # DECIMAL(12,2)'s largest
+    return Decimal(cents).scaleb(-2)
+
+
+EXPECTED = [
+    (i, i * 1_000_003, _amount(i), None if i % 10 == 0 else f"label {i}")
+    for i in range(1, COUNT + 1)
+]
+
+
+@pytest.fixture(scope="module")
+def table(local_stack: Any) -> str:
+    with psycopg.connect(local_stack.conninfo, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
+        conn.execute(
+            f"CREATE TABLE {TABLE} (id INTEGER NOT NULL, clientid BIGINT NOT NULL,"
+            " amount DECIMAL(12,2) NOT NULL, label VARCHAR(32))"
+        )
+        with conn.cursor() as cur, cur.copy(f"COPY {TABLE} FROM STDIN") as copy:
+            for row in EXPECTED:
+                copy.write_row(row)
+    return TABLE
+
+
+@pytest.fixture(scope="module")
+def data_api(local_stack: Any) -> Iterator[DataApiSource]:
+    source = DataApiSource.from_settings(local_stack.env)
+    yield source
+    source.close()
+
+
+def _direct_settings(env: dict[str, str], **overrides: str) -> dict[str, str]:
+    # The local wire endpoint declines SSL and takes any password.
+    return {"REDSHIFT_SSL": "false", "REDSHIFT_PASSWORD": "local-password", **env, **overrides}
+
+
+@pytest.fixture(scope="module")
+def direct(local_stack: Any) -> Iterator[DirectSource]:
+    source = DirectSource.from_settings(_direct_settings(local_stack.env))
+    yield source
+    source.close()
+
+
+@pytest.fixture(params=["data_api", "direct"])
+def source(request: pytest.FixtureRequest) -> Source:
+    value: Source = request.getfixturevalue(request.param)
+    return value
+
+
+class _Calls:
+    """Counts the API calls a botocore client makes (an event hook, not a mock)."""
+
+    def __init__(self, source: DataApiSource, operation: str) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+        self._event = f"after-call.redshift-data.{operation}"
+        self._events = source.client.meta.events
+        self._events.register(self._event, self._seen)
+
+    def _seen(self, **_: Any) -> None:
+        with self._lock:
+            self.count += 1
+
+    def stop(self) -> None:
+        self._events.unregister(self._event, self._seen)
+
+
+# --------------------------------------------------------------------------- results
+
+
+def test_many_pages_equal_the_rows_inserted(data_api: DataApiSource, table: str) -> None:
+    pages = _Calls(data_api, "GetStatementResult")
+    try:
+        rows = list(data_api.rows(f"SELECT id, clientid, amount, label FROM {table} ORDER BY id"))
+    finally:
+        pages.stop()
+    assert rows == EXPECTED
+    assert pages.count >= 3  # the result crossed pages: every NextToken was followed
+
+
+def test_rows_stream_page_by_page(data_api: DataApiSource, table: str) -> None:
+    pages = _Calls(data_api, "GetStatementResult")
+    try:
+        rows = data_api.rows(f"SELECT id FROM {table} ORDER BY id")
+        assert next(rows) == (1,)
+        assert pages.count == 1  # one page fetched, not the whole result
+        rest = list(rows)
+    finally:
+        pages.stop()
+    assert len(rest) == COUNT - 1 and pages.count >= 3
+
+
+def test_types_and_decimal_scale(source: Source, table: str) -> None:
+    rows = list(source.rows(f"SELECT id, clientid, amount, label FROM {table} ORDER BY id"))
+    assert rows == EXPECTED
+    for id_, clientid, amount, label in rows:
+        assert type(id_) is int and type(clientid) is int
+        assert type(amount) is Decimal and amount.as_tuple().exponent == -2
+        assert label is None or type(label) is str
+    assert max(row[2] for row in rows) == Decimal("9999999999.99")
+
+
+def test_aggregates_stay_decimal(source: Source, table: str) -> None:
+    ((total, count),) = source.rows(f"SELECT SUM(amount), COUNT(*) FROM {table}")
+    assert type(total) is Decimal and total == sum(row[2] for row in EXPECTED)
+    assert total.as_tuple().exponent == -2
+    assert type(count) is int and count == COUNT
+
+
+def test_parameters(source: Source, table: str) -> None:
+    sql = (
+        f"SELECT id, amount FROM {table}"
+        " WHERE id > :last AND id <= :last::int + :size::int AND label IS NOT NULL ORDER BY id"
+    )
+    rows = list(source.rows(sql, {"last": 1000, "size": 250}))
+    expected = [(i, a) for i, _, a, label in EXPECTED if 1000 < i <= 1250 and label is not None]
+    assert rows == expected and len(expected) == 225
+
+
+def test_parameters_are_bound_not_spliced(source: Source) -> None:
+    value = "it's -- not ':code'; DROP TABLE x"
+    rows = list(
+        source.rows(
+            "SELECT :text AS t, ':text' AS literal, :n::int + 1 AS n, 'a'::varchar AS cast",
+            {"text": value, "n": 41},
+        )
+    )
+    assert rows == [(value, ":text", 42, "a")]
+
+
+def test_direct_returns_exactly_what_the_data_api_returns(
+    data_api: DataApiSource, direct: DirectSource, table: str
+) -> None:
+    sql = (
+        f"SELECT id, clientid, amount, label, amount * 2 AS doubled, id % 2 = 0 AS even,"
+        " id / 3.0::float8 AS third, NULL::numeric(12,2) AS nothing,"
+        " DATE '2024-02-29' + id AS day,"
+        " TIMESTAMP '2024-03-01 12:00:00.5' + id * INTERVAL '1 minute' AS at,"
+        " TIMESTAMPTZ '2024-03-01 12:00:00+02' AS at_tz"
+        f" FROM {table} WHERE id <= :n ORDER BY id"
+    )
+    via_api = list(data_api.rows(sql, {"n": 300}))
+    via_direct = list(direct.rows(sql, {"n": 300}))
+    assert len(via_api) == 300
+    assert via_api == via_direct
+    for api_row, direct_row in zip(via_api, via_direct):
+        assert [type(v) for v in api_row] == [type(v) for v in direct_row]
+    first = via_api[0]
+    assert first[5] is False and type(first[6]) is float and first[7] is None
+    assert first[8] == date(2024, 3, 1)
+    assert first[9] == datetime(2024, 3, 1, 12, 1, 0, 500000)
+    assert first[10] == datetime(2024, 3, 1, 10, tzinfo=timezone.utc)
+
+
+def test_empty_result(source: Source, table: str) -> None:
+    assert list(source.rows(f"SELECT id FROM {table} WHERE id < :n", {"n": 0})) == []
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def test_failing_statement_names_it(data_api: DataApiSource) -> None:
+    with pytest.raises(ExtractError) as info:
+        list(
+            data_api.rows(
+                "SELECT no_such_column\nFROM extract_test.amounts WHERE id = :id", {"id": 1}
+            )
+        )
+    message = str(info.value)
+    assert STATEMENT_ID.search(message), message
+    assert "FAILED" in message and "no_such_column" in message
+    assert "SELECT no_such_column" in message and "\n" not in message
+    (statement_id,) = STATEMENT_ID.findall(message)
+    assert data_api.client.describe_statement(Id=statement_id)["Status"] == "FAILED"
+
+
+def test_failing_direct_statement(direct: DirectSource) -> None:
+    with pytest.raises(ExtractError, match="no_such_column") as info:
+        list(
+            direct.rows("SELECT no_such_column FROM extract_test.amounts WHERE id = :id", {"id": 1})
+        )
+    assert "\n" not in str(info.value) and "local-password" not in str(info.value)
+    # The connection is still good for the next statement.
+    assert list(direct.rows("SELECT :n::int", {"n": 5})) == [(5,)]
+
+
+def test_api_errors_become_extract_errors_with_the_cause(data_api: DataApiSource) -> None:
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ExtractError, match="ValidationException") as info:
+        list(data_api.rows("SELECT :a, :b", {"a": 1}))  # the API refuses: no value for :b
+    assert "ExecuteStatement" in str(info.value) and "SELECT :a, :b" in str(info.value)
+    assert isinstance(info.value.__cause__, ClientError)
+
+
+def test_statement_timeout_cancels(local_stack: Any) -> None:
+    source = DataApiSource.from_settings({**local_stack.env, "STATEMENT_TIMEOUT": "0.5"})
+    started = time.monotonic()
+    with pytest.raises(ExtractError, match="timed out") as info:
+        list(source.rows("SELECT pg_sleep(30)"))
+    assert time.monotonic() - started < 5
+    (statement_id,) = STATEMENT_ID.findall(str(info.value))
+    deadline = time.monotonic() + 10
+    status = source.client.describe_statement(Id=statement_id)["Status"]
+    while status not in ("ABORTED", "FAILED", "FINISHED") and time.monotonic() < deadline:
+        time.sleep(0.05)
+        status = source.client.describe_statement(Id=statement_id)["Status"]
+    assert status == "ABORTED"
+
+
+def test_direct_statement_timeout(local_stack: Any) -> None:
+    settings = _direct_settings(local_stack.env, STATEMENT_TIMEOUT="0.5")
+    with DirectSource.from_settings(settings) as source:
+        started = time.monotonic()
+        with pytest.raises(ExtractError, match="timeout"):
+            list(source.rows("SELECT pg_sleep(30)"))
+        assert time.monotonic() - started < 5
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+def test_early_closed_generator_leaks_nothing(data_api: DataApiSource, table: str) -> None:
+    rows = data_api.rows(f"SELECT id FROM {table} ORDER BY id")
+    assert next(rows) == (1,)
+    rows.close()
+    assert list(data_api.rows("SELECT :n::int", {"n": 3})) == [(3,)]
+
+
+def test_early_closed_direct_generator_frees_its_connection(local_stack: Any, table: str) -> None:
+    settings = _direct_settings(local_stack.env)
+    with (
+        DirectSource.from_settings(settings) as source,
+        psycopg.connect(local_stack.conninfo, autocommit=True) as warehouse,
+    ):
+        ((pid,),) = source.rows("SELECT pg_backend_pid()")
+        rows = source.rows(f"SELECT id FROM {table} ORDER BY id")
+        assert [next(rows) for _ in range(3)] == [(1,), (2,), (3,)]
+        state = warehouse.execute("SELECT state FROM pg_stat_activity WHERE pid = %s", (pid,))
+        assert state.fetchone() == ("idle in transaction",)  # the cursor is open
+        rows.close()
+        state = warehouse.execute("SELECT state FROM pg_stat_activity WHERE pid = %s", (pid,))
+        assert state.fetchone() == ("idle",)  # rolled back: no open cursor or transaction
+        # The same connection is reused, and its cursor name is free again.
+        assert list(source.rows("SELECT pg_backend_pid()")) == [(pid,)]
+        assert len(list(source.rows(f"SELECT id FROM {table}"))) == COUNT
+    deadline = time.monotonic() + 5
+    with psycopg.connect(local_stack.conninfo, autocommit=True) as warehouse:
+        while time.monotonic() < deadline:
+            alive = warehouse.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)
+            )
+            if alive.fetchone() == (0,):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("close() left the connection open")
+
+
+def test_several_threads_share_one_source(source: Source, table: str) -> None:
+    def chunk(start: int) -> list[tuple[Any, ...]]:
+        sql = f"SELECT id, amount FROM {table} WHERE id > :lo AND id <= :hi ORDER BY id"
+        return list(source.rows(sql, {"lo": start, "hi": start + 300}))
+
+    starts = list(range(0, COUNT, 300))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(chunk, starts))
+    assert [row for result in results for row in result] == [(i, a) for i, _, a, _ in EXPECTED]
+
+
+def test_execute_and_script(source: Source, local_stack: Any) -> None:
+    name = f"{SCHEMA}.script_{type(source).__name__.lower()}"
+    source.execute(f"DROP VIEW IF EXISTS {name}_v")
+    source.execute(f"DROP TABLE IF EXISTS {name}")
+    script = getattr(source, "execute_script")  # noqa: B009 - both sources have it
+    script(
+        [
+            f"CREATE TABLE {name} (a INTEGER, b DECIMAL(5,1))",
+            f"INSERT INTO {name} VALUES (1, 2.5), (2, 3.5)",
+            f"CREATE VIEW {name}_v AS SELECT SUM(b) AS total FROM {name}",
+        ]
+    )
+    assert list(source.rows(f"SELECT total FROM {name}_v")) == [(Decimal("6.0"),)]
+    with pytest.raises(ExtractError, match="nowhere"):
+        script([f"INSERT INTO {name} VALUES (3, 4.5)", "SELECT * FROM extract_test.nowhere"])
+    # One transaction: the first insert was rolled back with the failing statement.
+    assert list(source.rows(f"SELECT COUNT(*) FROM {name}")) == [(2,)]
+
+
+@pytest.mark.parametrize("limit", [0, 99, 100, 101, 300])
+def test_direct_batches_at_their_edges(local_stack: Any, table: str, limit: int) -> None:
+    settings = _direct_settings(local_stack.env)
+    source = DirectSource(
+        host=settings["REDSHIFT_HOST"],
+        port=int(settings["REDSHIFT_PORT"]),
+        password=settings["REDSHIFT_PASSWORD"],
+        ssl=False,
+        fetch_size=100,
+    )
+    with source:
+        rows = list(source.rows(f"SELECT id FROM {table} WHERE id <= :n ORDER BY id", {"n": limit}))
+    assert rows == [(i,) for i in range(1, limit + 1)]
