@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, Optional
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from dynamo.extract import ExtractError, ParamValue, Row, Source
 
@@ -366,9 +366,14 @@ class DataApiSource(Source):
                 max_pool_connections=max_pool_connections,
             )
             session = session or boto3.Session(region_name=region)
-            client = session.client(
-                "redshift-data", region_name=region, endpoint_url=endpoint_url, config=config
-            )
+            try:
+                client = session.client(
+                    "redshift-data", region_name=region, endpoint_url=endpoint_url, config=config
+                )
+            except NoRegionError:
+                raise ValueError(
+                    "no AWS region: pass region= or set AWS_REGION (AWS_DEFAULT_REGION)"
+                ) from None
         self._client: RedshiftDataAPIServiceClient = client
         self._target: dict[str, Any] = {"Database": database}
         for key, value in (

@@ -390,7 +390,7 @@ class DirectSource(Source):
 
     def execute(self, sql: str) -> None:
         """Run one statement that returns no rows, in autocommit as the Data API does."""
-        with self._connection(sql) as connection:
+        with self._connection(sql, commit=False) as connection:
             connection.autocommit = True
             try:
                 with self._errors(sql):
@@ -445,7 +445,7 @@ class DirectSource(Source):
             # The commit that ends the borrowing closes the cursor.
 
     @contextmanager
-    def _connection(self, sql: str) -> Iterator[Any]:
+    def _connection(self, sql: str, *, commit: bool = True) -> Iterator[Any]:
         """Borrow a connection for one statement: commit on success, else roll back.
 
         A generator closed early (``GeneratorExit``) rolls back, which also closes the
@@ -456,8 +456,9 @@ class DirectSource(Source):
         reusable = False
         try:
             yield connection
-            with self._errors(sql):
-                connection.commit()
+            if commit:
+                with self._errors(sql):
+                    connection.commit()
             reusable = True
         finally:
             if not reusable:

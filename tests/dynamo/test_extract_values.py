@@ -196,6 +196,15 @@ class TestDataApiConfiguration:
         monkeypatch.setenv("AWS_ENDPOINT_URL_REDSHIFT_DATA", "http://127.0.0.1:1")
         assert _data_api(workgroup="w").client.meta.endpoint_url == "http://127.0.0.1:1"
 
+    def test_missing_region_is_a_clear_error(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+    ) -> None:
+        for key in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+            monkeypatch.delenv(key, raising=False)
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+        with pytest.raises(ValueError, match="AWS_REGION"):
+            DataApiSource(workgroup="w")
+
     def test_parameters_are_checked_before_any_request(self) -> None:
         # An unroutable endpoint: a request would fail differently (and slowly).
         source = _data_api(workgroup="w", endpoint_url="http://127.0.0.1:1")
