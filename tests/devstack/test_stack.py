@@ -1,0 +1,251 @@
+"""The local stack as a user runs it: `contabyx-local up/status/down` and plain boto3."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from dotenv import dotenv_values
+
+from devstack.paths import REPO_ROOT, python_env
+from tests.conftest import TEST_PAGE_SIZE, TEST_STACK_DIR
+
+KEYS = [
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_REDSHIFT_DATA",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "DATABASE",
+    "CLUSTER",
+    "DBUSER",
+    "REDSHIFT_HOST",
+    "REDSHIFT_PORT",
+]
+_LISTEN = "0A"
+_LOOPBACK_HEX = {"0100007F", "0000000000000000FFFF00000100007F", "00000000000000000000000001000000"}
+
+
+def cli(*args: str, state_dir: Path = TEST_STACK_DIR) -> subprocess.CompletedProcess[str]:
+    """`contabyx-local ARGS --state-dir DIR`, run the way a user runs it."""
+    command, *rest = args
+    return subprocess.run(
+        [sys.executable, "-m", "devstack", command, "--state-dir", str(state_dir), *rest],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=python_env(),
+        timeout=300,
+        check=False,
+    )
+
+
+def _recorded_pids(state_dir: Path) -> dict[str, int]:
+    state = json.loads((state_dir / "state.json").read_text())
+    pids = {s["name"]: s["pid"] for s in state["services"]}
+    pids["warehouse"] = state["warehouse"]["pid"]
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def _listening_inodes() -> dict[str, str]:
+    """inode -> local address (hex) of every listening TCP socket."""
+    found: dict[str, str] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        lines = Path(table).read_text().splitlines()[1:]
+        for line in lines:
+            fields = line.split()
+            address, state, inode = fields[1], fields[3], fields[9]
+            if state == _LISTEN:
+                found[inode] = address.split(":")[0]
+    return found
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    return inodes
+
+
+def test_up_twice_prints_the_same_lines_and_writes_the_env_file(
+    local_stack: Any, tmp_path: Path
+) -> None:
+    env_file = tmp_path / "x.env"
+    first = cli("up", "--page-size", str(TEST_PAGE_SIZE), "--env-file", str(env_file))
+    second = cli("up", "--page-size", str(TEST_PAGE_SIZE))
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    assert first.stdout == second.stdout
+    assert env_file.read_text() == first.stdout
+    lines = first.stdout.splitlines()
+    assert [line.split("=", 1)[0] for line in lines] == KEYS
+    assert dict(line.split("=", 1) for line in lines) == local_stack.env
+    assert "already running" in second.stderr
+    assert local_stack.env["AWS_ENDPOINT_URL_DYNAMODB"].startswith("http://127.0.0.1:")
+    assert local_stack.env["REDSHIFT_HOST"] == "127.0.0.1"
+    env = cli("env")
+    assert env.returncode == 0 and env.stdout == first.stdout
+
+
+def test_plain_boto3_clients_configured_only_by_the_env_file(
+    local_stack: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = tmp_path / "x.env"
+    done = cli("up", "--page-size", str(TEST_PAGE_SIZE), "--env-file", str(env_file))
+    assert done.returncode == 0, done.stderr
+    loaded = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key)
+    # No profile or config file of the machine may help.
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    for key, value in loaded.items():
+        monkeypatch.setenv(key, value)
+    session = boto3.Session()
+
+    data = session.client("redshift-data")
+    table = f"public.stack_{uuid.uuid4().hex[:8]}"
+
+    def run(sql: str) -> str:
+        started = data.execute_statement(
+            ClusterIdentifier=loaded["CLUSTER"],
+            Database=loaded["DATABASE"],
+            DbUser=loaded["DBUSER"],
+            Sql=sql,
+        )
+        deadline = time.monotonic() + 30
+        while (status := data.describe_statement(Id=started["Id"]))["Status"] not in (
+            "FINISHED",
+            "FAILED",
+            "ABORTED",
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert status["Status"] == "FINISHED", status.get("Error")
+        return str(started["Id"])
+
+    run(f"CREATE TABLE {table} (id BIGINT, name VARCHAR(20), amount DECIMAL(12,2), ok BOOLEAN)")
+    run(
+        f"INSERT INTO {table} SELECT i, 'n' || i, i + 0.5, i % 3 = 0"
+        " FROM generate_series(1, 230) AS i"
+    )
+    statement = run(f"SELECT id, name, amount, ok FROM {table} ORDER BY id")
+    records: list[Any] = []
+    pages = 0
+    kwargs: dict[str, Any] = {"Id": statement}
+    while True:
+        page = data.get_statement_result(**kwargs)
+        pages += 1
+        records.extend(page["Records"])
+        if "NextToken" not in page:
+            break
+        kwargs["NextToken"] = page["NextToken"]
+    assert pages == 3  # 230 rows at 100 a page
+    assert len(records) == 230
+    assert records[0] == [
+        {"longValue": 1},
+        {"stringValue": "n1"},
+        {"stringValue": "1.50"},
+        {"booleanValue": False},
+    ]
+    assert [r[0]["longValue"] for r in records] == list(range(1, 231))
+    assert Decimal(records[-1][2]["stringValue"]) == Decimal("230.50")
+    run(f"DROP TABLE {table}")
+
+    dynamodb = session.client("dynamodb")
+    name = f"stack-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "clientid", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "clientid", "AttributeType": "N"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    try:
+        dynamodb.get_waiter("table_exists").wait(TableName=name)
+        item = {"clientid": {"N": "9223372036854775807"}, "balance": {"N": "-12.5"}}
+        dynamodb.put_item(TableName=name, Item=item)
+        got = dynamodb.get_item(
+            TableName=name, Key={"clientid": item["clientid"]}, ConsistentRead=True
+        )
+        assert got["Item"] == item
+        assert name in dynamodb.list_tables()["TableNames"]
+    finally:
+        dynamodb.delete_table(TableName=name)
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
+def test_every_listening_socket_of_the_stack_is_on_loopback(local_stack: Any) -> None:
+    listening = _listening_inodes()
+    pids = _recorded_pids(local_stack.stack.state_dir)
+    for name, pid in pids.items():
+        addresses = [listening[i] for i in _socket_inodes(pid) if i in listening]
+        if name == "warehouse":
+            assert addresses == [], "the warehouse must listen on its unix socket only"
+        else:
+            assert addresses, f"{name} listens nowhere?"
+            assert set(addresses) <= _LOOPBACK_HEX, (name, addresses)
+    port = int(local_stack.env["AWS_ENDPOINT_URL_DYNAMODB"].rsplit(":", 1)[1])
+    assert f"{port:04X}" in {
+        line.split()[1].split(":")[1]
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+        if line.split()[1].split(":")[0] == "0100007F" and line.split()[3] == _LISTEN
+    }
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="needs Linux /proc")
+def test_up_status_down_in_a_separate_state_dir_leaves_no_process(tmp_path: Path) -> None:
+    state_dir = tmp_path / "stack"
+    up = cli("up", "--page-size", "7", state_dir=state_dir)
+    try:
+        assert up.returncode == 0, up.stderr
+        pids = _recorded_pids(state_dir)
+        assert all(_alive(pid) for pid in pids.values())
+        status = cli("status", state_dir=state_dir)
+        assert status.returncode == 0, status.stdout + status.stderr
+        for name, pid in pids.items():
+            assert any(
+                line.split()[:2] == [name, str(pid)] and " up " in line
+                for line in status.stdout.splitlines()
+            ), status.stdout
+        assert "password" not in status.stdout.lower()
+    finally:
+        down = cli("down", state_dir=state_dir)
+    assert down.returncode == 0, down.stderr
+    assert not any(_alive(pid) for pid in pids.values())
+    leftovers = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if str(state_dir) in cmdline and _alive(int(proc.name)):
+                leftovers.append(cmdline)
+    assert leftovers == []
+    status = cli("status", state_dir=state_dir)
+    assert status.returncode == 3
+    assert " up " not in status.stdout
