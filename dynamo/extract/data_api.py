@@ -45,7 +45,13 @@ if TYPE_CHECKING:
     from mypy_boto3_redshift_data import RedshiftDataAPIServiceClient
     from mypy_boto3_redshift_data.type_defs import DescribeStatementResponseTypeDef
 
-__all__ = ["DataApiSource", "column_converter", "record_converter", "short_sql"]
+__all__ = [
+    "DataApiSource",
+    "column_converter",
+    "parse_timestamp",
+    "record_converter",
+    "short_sql",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -495,6 +501,8 @@ class DataApiSource(Source):
                 return
 
     def _submit(self, sql: str, parameters: list[dict[str, str]]) -> str:
+        # One ClientToken per statement: botocore's retries resend the same request, so
+        # a retried ExecuteStatement cannot run the statement twice.
         request: dict[str, Any] = {"Sql": sql, "ClientToken": str(uuid.uuid4()), **self._target}
         if parameters:
             request["Parameters"] = parameters
