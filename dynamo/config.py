@@ -67,6 +67,7 @@ class Settings:
     chunk_clients: int = 1000
     max_retries: int = 10
     statement_timeout: float = 3600.0
+    data_api_result_format: str = "csv"
     aws_endpoint_url_dynamodb: Optional[str] = None
 
     def __post_init__(self) -> None:
@@ -100,6 +101,7 @@ class Settings:
             "redshift_iam",
             "redshift_ssl",
             "statement_timeout",
+            "data_api_result_format",
         )
         out: dict[str, str | None] = {}
         for key in keys:
@@ -133,6 +135,8 @@ def _check(s: Settings) -> None:
         value = getattr(s, key)
         if not low <= value <= high:
             raise ConfigError(f"{_env_key(key)} must be between {low} and {high}, not {value}")
+    if s.data_api_result_format.lower() not in ("csv", "json"):
+        raise ConfigError("DATA_API_RESULT_FORMAT must be csv or json")
     if not s.statement_timeout > 0:
         raise ConfigError("STATEMENT_TIMEOUT must be a positive number of seconds")
 
