@@ -13,10 +13,10 @@ help:
 	@echo "make bench  - benchmarks (prints figures)"
 	@echo "make down   - stop the local stack"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml devstack/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./devstack
 	touch $(STAMP)
 
 install: $(STAMP)
