@@ -104,7 +104,14 @@ _KINDS: tuple[str, ...] = (
 #: Faults counted only once the upstream has answered (they need its answer).
 _APPLIED_LATER = frozenset({"partial", "status", "dropped_after_forward"})
 #: Every key of :attr:`FaultProxy.counts`.
-COUNT_KEYS: tuple[str, ...] = ("requests", "forwarded", *_KINDS, "held_back", "upstream_error")
+COUNT_KEYS: tuple[str, ...] = (
+    "requests",
+    "forwarded",
+    *_KINDS,
+    "held_back",
+    "upstream_error",
+    "connections",
+)
 
 DYNAMODB_PREFIX = "DynamoDB_20120810."
 BATCH_WRITE_ITEM = "DynamoDB_20120810.BatchWriteItem"
@@ -191,12 +198,13 @@ class Rule:
     """A fault for one operation (``target`` is its ``X-Amz-Target``, or ``"*"``).
 
     Rules are tried in order before :class:`Faults`; the first that applies wins.
-    ``rate`` is the fraction of matching requests it fires on, ``limit`` the most
-    times it fires (None: no limit), ``when_present`` a top-level member the
-    request must carry (``"NextToken"``). ``fault="error"`` answers ``code`` with
-    ``http_status`` and ``message``; ``fault="status"`` forwards the request and
-    rewrites the answer's ``Status`` to ``status`` (with ``message`` as its
-    ``Error`` for FAILED and ABORTED). Other faults are those of :class:`Faults`.
+    ``skip`` matching requests go through first, then it fires on a ``rate``
+    fraction of them, at most ``limit`` times (None: no limit). ``when_present``
+    is a top-level member the request must carry to match (``"NextToken"``).
+    ``fault="error"`` answers ``code`` with ``http_status`` and ``message``;
+    ``fault="status"`` forwards the request and rewrites the answer's ``Status``
+    to ``status`` (with ``message`` as its ``Error`` for FAILED and ABORTED).
+    Other faults are those of :class:`Faults`.
     """
 
     target: str
@@ -204,6 +212,7 @@ class Rule:
     rate: float = 1.0
     limit: Optional[int] = None
     when_present: Optional[str] = None
+    skip: int = 0
     code: str = ""
     message: str = ""
     http_status: int = 400
@@ -217,6 +226,8 @@ class Rule:
         _check_rate("rate", self.rate)
         if self.limit is not None and self.limit < 0:
             raise ValueError("limit must be None or at least 0")
+        if self.skip < 0:
+            raise ValueError("skip must be at least 0")
         if self.fault == "error" and not self.code:
             raise ValueError("an error rule needs a code, such as 'ValidationException'")
         if self.fault == "error" and not 400 <= self.http_status <= 599:
@@ -235,6 +246,7 @@ class Rule:
         when_present: Optional[str] = None,
         rate: float = 1.0,
         limit: Optional[int] = None,
+        skip: int = 0,
     ) -> Rule:
         """Answer ``target`` with the modeled error ``code`` instead of forwarding it."""
         return cls(
@@ -243,6 +255,7 @@ class Rule:
             rate=rate,
             limit=limit,
             when_present=when_present,
+            skip=skip,
             code=code,
             message=message,
             http_status=http_status,
@@ -256,17 +269,26 @@ class Rule:
         *,
         rate: float = 1.0,
         limit: Optional[int] = None,
+        skip: int = 0,
     ) -> Rule:
         """Rewrite ``DescribeStatement`` answers: FAILED or ABORTED (with ``error``),
         or STARTED (with no limit: a statement that never finishes)."""
         if not error and status in ("FAILED", "ABORTED"):
             error = f"ERROR: injected: the statement was {status.lower()}"
         return cls(
-            DESCRIBE_STATEMENT, "status", rate=rate, limit=limit, status=status, message=error
+            DESCRIBE_STATEMENT,
+            "status",
+            rate=rate,
+            limit=limit,
+            skip=skip,
+            status=status,
+            message=error,
         )
 
     @classmethod
-    def expired_token(cls, *, rate: float = 1.0, limit: Optional[int] = None) -> Rule:
+    def expired_token(
+        cls, *, rate: float = 1.0, limit: Optional[int] = None, skip: int = 0
+    ) -> Rule:
         """``GetStatementResult`` with a ``NextToken`` answers ``ValidationException``."""
         return cls.error(
             GET_STATEMENT_RESULT,
@@ -275,6 +297,7 @@ class Rule:
             when_present="NextToken",
             rate=rate,
             limit=limit,
+            skip=skip,
         )
 
 
@@ -631,6 +654,7 @@ class FaultProxy:
         self.faults = faults if faults is not None else Faults()
         self._rules: list[Rule] = list(rules)
         self._fired: list[int] = [0] * len(self._rules)
+        self._seen: list[int] = [0] * len(self._rules)
         self._rng = random.Random(self.faults.seed)
         self._lock = threading.Lock()
         self._counts: dict[str, int] = dict.fromkeys(COUNT_KEYS, 0)
@@ -660,7 +684,8 @@ class FaultProxy:
         ``requests`` counts every request; each one is either ``forwarded``
         unchanged or counted once under its fault (``throttled``, ``partial``,
         ``dropped``...) or ``upstream_error``. ``held_back`` counts the write
-        requests that partial batches answered as unprocessed.
+        requests that partial batches answered as unprocessed, ``connections``
+        the client connections accepted (keep-alive makes it small).
         """
         with self._lock:
             return dict(self._counts)
@@ -682,12 +707,14 @@ class FaultProxy:
         with self._lock:
             self._rules.append(rule)
             self._fired.append(0)
+            self._seen.append(0)
 
     def clear_rules(self) -> None:
         """Remove every rule (the :class:`Faults` stay)."""
         with self._lock:
             self._rules.clear()
             self._fired.clear()
+            self._seen.clear()
 
     def start(self) -> FaultProxy:
         """Serve in a background thread (idempotent)."""
@@ -733,6 +760,7 @@ class FaultProxy:
     def _opened(self, connection: socket.socket) -> None:
         with self._lock:
             self._connections.add(connection)
+            self._counts["connections"] += 1
 
     def _closed(self, connection: socket.socket) -> None:
         with self._lock:
@@ -788,6 +816,9 @@ class FaultProxy:
             if rule.when_present is not None and not (
                 request is not None and request.get(rule.when_present)
             ):
+                continue
+            self._seen[index] += 1
+            if self._seen[index] <= rule.skip:
                 continue
             if rule.rate < 1.0 and self._rng.random() >= rule.rate:
                 continue
