@@ -7,7 +7,7 @@ Example::
 
     port = free_port()
     pid = spawn(["python", "-m", "http.server", str(port), "-b", "127.0.0.1"], log)
-    wait_for_port(port, pid, log, timeout=10)
+    wait_for_port("http", port, pid, log, timeout=10)
     terminate(pid)
 """
 
@@ -43,6 +43,16 @@ def free_port() -> int:
         sock.bind((LOOPBACK, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def port_free(port: int) -> bool:
+    """True when ``port`` can be bound on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+        return True
 
 
 def port_answers(port: int, timeout: float = 0.5) -> bool:

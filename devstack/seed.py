@@ -81,32 +81,35 @@ class SeedSummary:
     seconds: float
 
 
-def client_ids(clients: int, rng: random.Random) -> Iterator[int]:
-    """``clients`` distinct client ids, increasing, with gaps; about 2% BIGINT-sized.
+def client_ids(clients: int, rng: random.Random) -> List[int]:
+    """``clients`` distinct client ids with gaps; about 2% of them BIGINT-sized.
 
-    >>> ids = list(client_ids(1000, random.Random(1)))
-    >>> len(set(ids)) == 1000 and ids == sorted(ids)
+    Mostly small increasing ids with gaps of 1 to 20; 1% between 2**31 and
+    2**53 (no INTEGER, still exact in a double) and 1% above 2**53.
+
+    >>> ids = client_ids(1000, random.Random(1))
+    >>> len(set(ids)) == 1000 and any(i > 2**53 for i in ids)
     True
     """
     small = 1000
     huge = 2**31
-    for _ in range(clients):
+    ids: List[int] = []
+    tops: List[int] = []  # positions that get an id above 2**53
+    for position in range(clients):
         draw = rng.random()
         if draw < 0.01:
-            # Beyond 2**31 (no INTEGER) and below 2**53 (exact in a double).
             huge += rng.randint(1, 2**32)
-            yield huge
+            ids.append(huge)
         elif draw < 0.02:
-            # Reserved for the very top of BIGINT, kept increasing below.
-            yield -1
+            tops.append(position)
+            ids.append(0)
         else:
             small += rng.randint(1, 20)
-            yield small
-
-
-def _top_ids(count: int, rng: random.Random) -> List[int]:
-    """``count`` distinct increasing ids in (2**53, 2**63 - 1]."""
-    return sorted(rng.sample(range(2**53 + 1, _BIGINT_MAX + 1), count))
+            ids.append(small)
+    picked = sorted(rng.sample(range(2**53 + 1, _BIGINT_MAX + 1), len(tops)))
+    for position, clientid in zip(tops, picked):
+        ids[position] = clientid
+    return ids
 
 
 def _below(rng: random.Random, n: int) -> int:
@@ -151,8 +154,7 @@ def generate(
     if clients < 0 or first_year > last_year:
         raise ValueError(f"bad arguments: clients={clients}, years={years}")
     rng = random.Random(seed)
-    ids = list(client_ids(clients, rng))
-    top = iter(_top_ids(ids.count(-1), rng))
+    ids = client_ids(clients, rng)
     months = (last_year - first_year + 1) * 12
     # Cumulative weights: rng.choices would otherwise rebuild them on every row.
     all_weights = list(accumulate(t[5] for t in _TYPES))
@@ -160,8 +162,6 @@ def generate(
     per_month = list(accumulate(_PER_MONTH_WEIGHTS))
     transactionid = 0
     for clientid in ids:
-        if clientid == -1:
-            clientid = next(top)
         kinds, weights = (
             (_EXPENSE_TYPES, expense_weights) if rng.random() < 0.1 else (_TYPES, all_weights)
         )

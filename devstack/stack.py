@@ -34,6 +34,7 @@ REGION = "us-east-1"
 DUMMY_KEY = "local"  # not a secret: DynamoDB Local and the emulator accept anything
 CLUSTER = "local"
 _STATE_FILE = "state.json"
+_SERVICES = ("dynamodb", "dataapi", "wire")  # start order
 _TIMEOUTS = {"dynamodb": 90.0, "dataapi": 30.0, "wire": 15.0}
 
 
@@ -102,18 +103,19 @@ class Stack:
     def up(self, page_size: Optional[int] = None) -> Dict[str, str]:
         """Start the stack, or find it running; return its environment.
 
-        A running stack whose Data API page size differs from an explicit
-        ``page_size`` (or ``$CONTABYX_LOCAL_PAGE_SIZE``) gets its Data API
-        restarted on the same port.
+        On a running stack, a server that died or stopped answering is started
+        again (on its old port when free), and so is the Data API when an
+        explicit ``page_size`` (or ``$CONTABYX_LOCAL_PAGE_SIZE``) differs from
+        the running one; healthy servers are left alone, DynamoDB Local keeps
+        its tables.
         """
         with self._locked():
             state = self._load()
-            if state is not None and self._healthy(state):
+            wh = warehouse.running(self.pgdata)
+            if state is not None and wh is not None and _same_warehouse(state, wh):
                 self.started_now = False
                 wanted = _explicit_page_size(page_size)
-                if wanted is not None and wanted != state["page_size"]:
-                    state = self._restart_dataapi(state, wanted)
-                return _env(state)
+                return _env(self._repair(state, wh, wanted or int(str(state["page_size"]))))
             if state is not None:
                 self._stop_services(state)
             state = self._start(resolve_page_size(page_size))
@@ -158,7 +160,7 @@ class Stack:
                 log=str(self.pgdata / "log"),
             )
         ]
-        for name in ("dynamodb", "dataapi", "wire"):
+        for name in _SERVICES:
             svc = services.get(name)
             lines.append(
                 ServiceStatus(
@@ -214,35 +216,73 @@ class Stack:
         )
 
     def _start(self, page_size: int) -> Dict[str, object]:
-        home = dynamodb_local.ensure_dynamodb_local()
+        dynamodb_local.ensure_dynamodb_local()  # fetch and verify before starting anything
         wh = warehouse.start(self.pgdata)
-        ports = _distinct_free_ports(3)
+        ports = _distinct_free_ports(len(_SERVICES))
         state: Dict[str, object] = {
             "page_size": page_size,
             "warehouse": {"pid": wh.pid, "socket": str(wh.socket_path)},
             "services": [],
         }
-        specs = {
-            "dynamodb": dynamodb_local.command(home, ports[0], self.state_dir),
-            "dataapi": _dataapi_argv(ports[1], wh.conninfo, page_size),
-            "wire": python_module(
-                "devstack.wire", "--port", str(ports[2]), "--pg-socket", str(wh.socket_path)
-            ),
-        }
         started: List[Service] = []
         try:
-            for (name, argv), port in zip(specs.items(), ports):
-                started.append(self._spawn(name, argv, port))
+            for name, port in zip(_SERVICES, ports):
+                started.append(self._spawn(name, port, wh, page_size))
                 state["services"] = [asdict(s) for s in started]
                 self._save(state)  # recorded at once, so `down` can clean up a failed start
-            for svc in started:
-                procs.wait_for_port(svc.name, svc.port, svc.pid, Path(svc.log), _TIMEOUTS[svc.name])
+            self._wait(started)
         except BaseException:
             self._stop_services(state)
             raise
         return state
 
-    def _spawn(self, name: str, argv: List[str], port: int) -> Service:
+    def _repair(
+        self, state: Dict[str, object], wh: warehouse.Warehouse, page_size: int
+    ) -> Dict[str, object]:
+        """Restart the servers that need it; keep the others (and their ports)."""
+        services = {s.name: s for s in _services(state)}
+        restarted: List[Service] = []
+        for name in _SERVICES:
+            old = services.get(name)
+            resize = name == "dataapi" and page_size != state.get("page_size")
+            if old is not None and old.healthy() and not resize:
+                continue
+            port = procs.free_port()
+            if old is not None:
+                procs.terminate(old.pid, old.marker)
+                port = old.port if procs.port_free(old.port) else port
+            services[name] = self._spawn(name, port, wh, page_size)
+            restarted.append(services[name])
+        if restarted:
+            state = dict(state)
+            state["page_size"] = page_size
+            state["services"] = [asdict(services[name]) for name in _SERVICES]
+            self._save(state)
+            self._wait(restarted)
+        return state
+
+    def _argv(self, name: str, port: int, wh: warehouse.Warehouse, page_size: int) -> List[str]:
+        if name == "dynamodb":
+            home = dynamodb_local.ensure_dynamodb_local()
+            return dynamodb_local.command(home, port, self.state_dir)
+        if name == "dataapi":
+            return python_module(
+                "devstack.dataapi",
+                "--host",
+                LOOPBACK,
+                "--port",
+                str(port),
+                "--conninfo",
+                wh.conninfo,
+                "--page-size",
+                str(page_size),
+            )
+        return python_module(
+            "devstack.wire", "--port", str(port), "--pg-socket", str(wh.socket_path)
+        )
+
+    def _spawn(self, name: str, port: int, wh: warehouse.Warehouse, page_size: int) -> Service:
+        argv = self._argv(name, port, wh, page_size)
         log = self._log_dir / f"{name}.log"
         self._log_dir.mkdir(parents=True, exist_ok=True)
         with log.open("a") as fh:
@@ -250,19 +290,10 @@ class Stack:
         pid = procs.spawn(argv, log, cwd=self.state_dir, env=python_env())
         return Service(name=name, pid=pid, port=port, log=str(log), marker=_marker(name, argv))
 
-    def _restart_dataapi(self, state: Dict[str, object], page_size: int) -> Dict[str, object]:
-        services = _services(state)
-        old = next(s for s in services if s.name == "dataapi")
-        procs.terminate(old.pid, old.marker)
-        wh = warehouse.running(self.pgdata)
-        assert wh is not None  # checked healthy just before
-        new = self._spawn("dataapi", _dataapi_argv(old.port, wh.conninfo, page_size), old.port)
-        state = dict(state)
-        state["page_size"] = page_size
-        state["services"] = [asdict(new if s.name == "dataapi" else s) for s in services]
-        self._save(state)
-        procs.wait_for_port(new.name, new.port, new.pid, Path(new.log), _TIMEOUTS[new.name])
-        return state
+    @staticmethod
+    def _wait(services: List[Service]) -> None:
+        for svc in services:
+            procs.wait_for_port(svc.name, svc.port, svc.pid, Path(svc.log), _TIMEOUTS[svc.name])
 
     def _stop_services(self, state: Dict[str, object]) -> None:
         # Reverse start order: clients of the warehouse go first.
@@ -276,18 +307,9 @@ def _explicit_page_size(page_size: Optional[int]) -> Optional[int]:
     return resolve_page_size(page_size)
 
 
-def _dataapi_argv(port: int, conninfo: str, page_size: int) -> List[str]:
-    return python_module(
-        "devstack.dataapi",
-        "--host",
-        LOOPBACK,
-        "--port",
-        str(port),
-        "--conninfo",
-        conninfo,
-        "--page-size",
-        str(page_size),
-    )
+def _same_warehouse(state: Dict[str, object], wh: warehouse.Warehouse) -> bool:
+    recorded = state.get("warehouse")
+    return isinstance(recorded, dict) and recorded.get("socket") == str(wh.socket_path)
 
 
 def _marker(name: str, argv: List[str]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ import boto3
 import pytest
 from dotenv import dotenv_values
 
+from devstack import dynamodb_local
 from devstack.paths import REPO_ROOT, python_env
 from tests.conftest import TEST_PAGE_SIZE, TEST_STACK_DIR
 
@@ -217,16 +219,37 @@ def test_every_listening_socket_of_the_stack_is_on_loopback(local_stack: Any) ->
 
 
 @pytest.mark.skipif(not Path("/proc").exists(), reason="needs Linux /proc")
-def test_up_status_down_in_a_separate_state_dir_leaves_no_process(tmp_path: Path) -> None:
+def test_up_repair_status_down_in_a_separate_state_dir_leaves_no_process(tmp_path: Path) -> None:
     state_dir = tmp_path / "stack"
     up = cli("up", "--page-size", "7", state_dir=state_dir)
+    pids: dict[str, int] = {}
     try:
         assert up.returncode == 0, up.stderr
         pids = _recorded_pids(state_dir)
         assert all(_alive(pid) for pid in pids.values())
+
+        # A dead server is started again on its port; the healthy ones are kept.
+        os.kill(pids["wire"], signal.SIGKILL)
+        again = cli("up", state_dir=state_dir)
+        assert again.returncode == 0, again.stderr
+        assert again.stdout == up.stdout
+        repaired = _recorded_pids(state_dir)
+        assert repaired["wire"] != pids["wire"] and _alive(repaired["wire"])
+        assert {k: v for k, v in repaired.items() if k != "wire"} == {
+            k: v for k, v in pids.items() if k != "wire"
+        }
+        # Another page size restarts the Data API only.
+        resized = cli("up", "--page-size", "9", state_dir=state_dir)
+        assert resized.returncode == 0, resized.stderr
+        assert resized.stdout == up.stdout
+        after = _recorded_pids(state_dir)
+        assert after["dataapi"] != repaired["dataapi"] and after["wire"] == repaired["wire"]
+        assert json.loads((state_dir / "state.json").read_text())["page_size"] == 9
+        pids = {**pids, **after}
+
         status = cli("status", state_dir=state_dir)
         assert status.returncode == 0, status.stdout + status.stderr
-        for name, pid in pids.items():
+        for name, pid in after.items():
             assert any(
                 line.split()[:2] == [name, str(pid)] and " up " in line
                 for line in status.stdout.splitlines()
@@ -249,3 +272,26 @@ def test_up_status_down_in_a_separate_state_dir_leaves_no_process(tmp_path: Path
     status = cli("status", state_dir=state_dir)
     assert status.returncode == 3
     assert " up " not in status.stdout
+
+
+def test_a_dynamodb_local_copy_with_another_jar_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / dynamodb_local.LIB).mkdir()
+    (tmp_path / dynamodb_local.JAR).write_bytes(b"not the jar")
+    monkeypatch.setenv("DYNAMODB_LOCAL_DIR", str(tmp_path))
+    with pytest.raises(dynamodb_local.DynamoDBLocalError, match="SHA-256"):
+        dynamodb_local.ensure_dynamodb_local()
+    (tmp_path / dynamodb_local.JAR).unlink()
+    with pytest.raises(dynamodb_local.DynamoDBLocalError, match="does not hold"):
+        dynamodb_local.ensure_dynamodb_local()
+
+
+def test_the_fetched_copy_is_verified_and_usable_through_dynamodb_local_dir(
+    local_stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DYNAMODB_LOCAL_DIR", raising=False)
+    home = dynamodb_local.ensure_dynamodb_local()
+    assert dynamodb_local.sha256_of(home / dynamodb_local.JAR) == dynamodb_local.JAR_SHA256
+    monkeypatch.setenv("DYNAMODB_LOCAL_DIR", str(home))
+    assert dynamodb_local.ensure_dynamodb_local() == home
