@@ -195,7 +195,9 @@ class Faults:
 
 @dataclass(frozen=True)
 class Rule:
-    """A fault for one operation (``target`` is its ``X-Amz-Target``, or ``"*"``).
+    """A fault for one operation: ``target`` is its ``X-Amz-Target``, or a prefix of it
+    ending with ``*`` (``"RedshiftData.GetStatementResult*"`` matches V2 too; ``"*"``
+    matches every request).
 
     Rules are tried in order before :class:`Faults`; the first that applies wins.
     ``skip`` matching requests go through first, then it fires on a ``rate``
@@ -234,6 +236,12 @@ class Rule:
             raise ValueError("http_status of an error rule must be 4xx or 5xx")
         if self.fault == "status" and self.status not in _STATUSES:
             raise ValueError(f"status must be one of {', '.join(sorted(_STATUSES))}")
+
+    def matches(self, target: str) -> bool:
+        """Whether this rule is about requests with ``X-Amz-Target: target``."""
+        if self.target.endswith("*"):
+            return target.startswith(self.target[:-1])
+        return target == self.target
 
     @classmethod
     def error(
@@ -289,9 +297,10 @@ class Rule:
     def expired_token(
         cls, *, rate: float = 1.0, limit: Optional[int] = None, skip: int = 0
     ) -> Rule:
-        """``GetStatementResult`` with a ``NextToken`` answers ``ValidationException``."""
+        """``GetStatementResult`` (or ``GetStatementResultV2``) with a ``NextToken``
+        answers ``ValidationException``."""
         return cls.error(
-            GET_STATEMENT_RESULT,
+            GET_STATEMENT_RESULT + "*",
             "ValidationException",
             "The NextToken has expired or is invalid.",
             when_present="NextToken",
@@ -773,7 +782,7 @@ class FaultProxy:
     def _plan(self, target: str, body: bytes) -> _Plan:
         """Decide, under the lock, what to do with one request."""
         request: Optional[dict[str, Any]] = None
-        if target == BATCH_WRITE_ITEM or any(r.target in (target, "*") for r in list(self._rules)):
+        if target == BATCH_WRITE_ITEM or any(r.matches(target) for r in list(self._rules)):
             request = _json_object(body)
         with self._lock:
             self._counts["requests"] += 1
@@ -809,7 +818,7 @@ class FaultProxy:
 
     def _choose(self, target: str, request: Optional[dict[str, Any]]) -> _Plan:
         for index, rule in enumerate(self._rules):
-            if rule.target not in (target, "*"):
+            if not rule.matches(target):
                 continue
             if rule.limit is not None and self._fired[index] >= rule.limit:
                 continue

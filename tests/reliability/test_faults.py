@@ -9,11 +9,12 @@ the sync's summary accounts for every retry the faults caused.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -35,13 +36,9 @@ NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 UNIT_TABLES = ("faults_unit_a", "faults_unit_b")
 #: The issue's mix: 30% throttled (both throttling codes DynamoDB answers),
 #: 30% partial batches, 2% dropped connections (half of them after the write).
-SYNC_FAULTS = {
-    "throttle": 0.2,
-    "throttling": 0.1,
-    "partial_batch": 0.3,
-    "drop": 0.01,
-    "drop_after_forward": 0.01,
-}
+SYNC_FAULTS = Faults(
+    throttle=0.2, throttling=0.1, partial_batch=0.3, drop=0.01, drop_after_forward=0.01
+)
 
 
 def _client(endpoint_url: str) -> Any:
@@ -110,7 +107,7 @@ def test_every_request_becomes_the_error_botocore_expects(
     direct: Any, dynamodb_url: str, faults: Faults, code: str, status: int, kind: str
 ) -> None:
     table = UNIT_TABLES[0]
-    calls = [
+    calls: list[Callable[[Any], Any]] = [
         lambda c: c.put_item(TableName=table, Item=_put(1)["PutRequest"]["Item"]),
         lambda c: c.get_item(TableName=table, Key={"clientid": {"N": "1"}}),
         lambda c: c.batch_write_item(RequestItems={table: [_put(2), _put(3)]}),
@@ -290,7 +287,7 @@ def _sync_under_faults(
     results: dict[str, SyncResult] = {}
     upstream = local_stack.env["AWS_ENDPOINT_URL_DYNAMODB"]
     for n, name in enumerate(("clients_info", "clients_info_by_month")):
-        faults = Faults(seed=seed_value * 10 + n, **SYNC_FAULTS)
+        faults = dataclasses.replace(SYNC_FAULTS, seed=seed_value * 10 + n)
         with FaultProxy(upstream, faults) as proxy:
             insert = Insert(**tables, endpoint_url=proxy.url, max_retries=30)
             result = insert.clients_info() if n == 0 else insert.clients_info_by_month()
