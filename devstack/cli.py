@@ -9,7 +9,10 @@ Usage::
     contabyx-local down [--state-dir DIR]
 
 ``up`` and ``env`` print the environment as dotenv lines on stdout (progress
-goes to stderr), so ``contabyx-local up > local.env`` works too.
+goes to stderr), so ``contabyx-local up > local.env`` works too. ``status``
+exits with 3 when the stack is not (fully) running.
+
+From a source checkout, ``python -m devstack ...`` is the same command.
 """
 
 from __future__ import annotations

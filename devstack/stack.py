@@ -210,7 +210,7 @@ class Stack:
     def _healthy(self, state: Dict[str, object]) -> bool:
         services = _services(state)
         return (
-            len(services) == 3
+            len(services) == len(_SERVICES)
             and all(s.healthy() for s in services)
             and warehouse.running(self.pgdata) is not None
         )
@@ -253,9 +253,11 @@ class Stack:
                 port = old.port if procs.port_free(old.port) else port
             services[name] = self._spawn(name, port, wh, page_size)
             restarted.append(services[name])
-        if restarted:
+        recorded_wh = {"pid": wh.pid, "socket": str(wh.socket_path)}
+        if restarted or state.get("warehouse") != recorded_wh:
             state = dict(state)
             state["page_size"] = page_size
+            state["warehouse"] = recorded_wh
             state["services"] = [asdict(services[name]) for name in _SERVICES]
             self._save(state)
             self._wait(restarted)

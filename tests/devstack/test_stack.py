@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import psycopg
 import pytest
 from dotenv import dotenv_values
 
 from devstack import dynamodb_local
 from devstack.paths import REPO_ROOT, python_env
+from devstack.stack import Stack
 from tests.conftest import TEST_PAGE_SIZE, TEST_STACK_DIR
 
 KEYS = [
@@ -246,6 +248,18 @@ def test_up_repair_status_down_in_a_separate_state_dir_leaves_no_process(tmp_pat
         assert after["dataapi"] != repaired["dataapi"] and after["wire"] == repaired["wire"]
         assert json.loads((state_dir / "state.json").read_text())["page_size"] == 9
         pids = {**pids, **after}
+
+        seeded = cli(
+            "seed", "--clients", "30", "--seed", "2", "--years", "2019-2020", state_dir=state_dir
+        )
+        assert seeded.returncode == 0, seeded.stderr
+        assert seeded.stdout.startswith("seeded 30 clients, ")
+        with psycopg.connect(Stack(state_dir).warehouse_conninfo()) as conn:
+            row = conn.execute(
+                "SELECT count(DISTINCT clientid), min(time), max(time) FROM contabyx.transactions"
+            ).fetchone()
+        assert row is not None and row[0] == 30
+        assert row[1].year == 2019 and row[2].year == 2020
 
         status = cli("status", state_dir=state_dir)
         assert status.returncode == 0, status.stdout + status.stderr
