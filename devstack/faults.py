@@ -117,6 +117,9 @@ DYNAMODB_PREFIX = "DynamoDB_20120810."
 BATCH_WRITE_ITEM = "DynamoDB_20120810.BatchWriteItem"
 DESCRIBE_STATEMENT = "RedshiftData.DescribeStatement"
 GET_STATEMENT_RESULT = "RedshiftData.GetStatementResult"
+_EXECUTES = ("RedshiftData.ExecuteStatement", "RedshiftData.BatchExecuteStatement")
+#: Statement ids remembered for ``Rule.sql_contains`` (the oldest are forgotten).
+_MAX_STATEMENTS = 100_000
 
 _STATUSES = frozenset({"SUBMITTED", "PICKED", "STARTED", "FINISHED", "FAILED", "ABORTED"})
 _HOP_BY_HOP = frozenset(
@@ -203,6 +206,8 @@ class Rule:
     ``skip`` matching requests go through first, then it fires on a ``rate``
     fraction of them, at most ``limit`` times (None: no limit). ``when_present``
     is a top-level member the request must carry to match (``"NextToken"``).
+    ``sql_contains`` limits a Data API rule to statements whose SQL contains that
+    text (their ``ExecuteStatement`` went through this proxy).
     ``fault="error"`` answers ``code`` with ``http_status`` and ``message``;
     ``fault="status"`` forwards the request and rewrites the answer's ``Status``
     to ``status`` (with ``message`` as its ``Error`` for FAILED and ABORTED).
@@ -215,6 +220,7 @@ class Rule:
     limit: Optional[int] = None
     when_present: Optional[str] = None
     skip: int = 0
+    sql_contains: Optional[str] = None
     code: str = ""
     message: str = ""
     http_status: int = 400
@@ -255,6 +261,7 @@ class Rule:
         rate: float = 1.0,
         limit: Optional[int] = None,
         skip: int = 0,
+        sql_contains: Optional[str] = None,
     ) -> Rule:
         """Answer ``target`` with the modeled error ``code`` instead of forwarding it."""
         return cls(
@@ -264,6 +271,7 @@ class Rule:
             limit=limit,
             when_present=when_present,
             skip=skip,
+            sql_contains=sql_contains,
             code=code,
             message=message,
             http_status=http_status,
@@ -278,6 +286,7 @@ class Rule:
         rate: float = 1.0,
         limit: Optional[int] = None,
         skip: int = 0,
+        sql_contains: Optional[str] = None,
     ) -> Rule:
         """Rewrite ``DescribeStatement`` answers: FAILED or ABORTED (with ``error``),
         or STARTED (with no limit: a statement that never finishes)."""
@@ -289,13 +298,19 @@ class Rule:
             rate=rate,
             limit=limit,
             skip=skip,
+            sql_contains=sql_contains,
             status=status,
             message=error,
         )
 
     @classmethod
     def expired_token(
-        cls, *, rate: float = 1.0, limit: Optional[int] = None, skip: int = 0
+        cls,
+        *,
+        rate: float = 1.0,
+        limit: Optional[int] = None,
+        skip: int = 0,
+        sql_contains: Optional[str] = None,
     ) -> Rule:
         """``GetStatementResult`` (or ``GetStatementResultV2``) with a ``NextToken``
         answers ``ValidationException``."""
@@ -307,6 +322,7 @@ class Rule:
             rate=rate,
             limit=limit,
             skip=skip,
+            sql_contains=sql_contains,
         )
 
 
@@ -333,6 +349,7 @@ class _Plan:
     held: Optional[dict[str, list[Any]]] = None
     target: str = ""
     statement_id: Optional[str] = None
+    sql: Optional[str] = None
 
 
 @dataclass
@@ -485,6 +502,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if fault is None:
                 answer = self._forward(body)
+                proxy._remember(plan, answer)
                 proxy._count("forwarded")
                 self._reply(answer)
             elif fault in ("throttled", "throttling", "server_error"):
@@ -496,7 +514,7 @@ class _Handler(BaseHTTPRequestHandler):
             elif fault == "dropped":
                 self.close_connection = True
             elif fault == "dropped_after_forward":
-                self._forward(body)
+                proxy._remember(plan, self._forward(body))
                 self.close_connection = True
                 proxy._record(plan)
             elif fault == "partial":
@@ -664,6 +682,7 @@ class FaultProxy:
         self._rules: list[Rule] = list(rules)
         self._fired: list[int] = [0] * len(self._rules)
         self._seen: list[int] = [0] * len(self._rules)
+        self._statements: dict[str, str] = {}
         self._rng = random.Random(self.faults.seed)
         self._lock = threading.Lock()
         self._counts: dict[str, int] = dict.fromkeys(COUNT_KEYS, 0)
@@ -782,7 +801,9 @@ class FaultProxy:
     def _plan(self, target: str, body: bytes) -> _Plan:
         """Decide, under the lock, what to do with one request."""
         request: Optional[dict[str, Any]] = None
-        if target == BATCH_WRITE_ITEM or any(r.matches(target) for r in list(self._rules)):
+        if target in (BATCH_WRITE_ITEM, *_EXECUTES) or any(
+            r.matches(target) for r in list(self._rules)
+        ):
             request = _json_object(body)
         with self._lock:
             self._counts["requests"] += 1
@@ -793,6 +814,9 @@ class FaultProxy:
             plan.statement_id = statement_id if isinstance(statement_id, str) else None
             if plan.fault is not None and plan.fault not in _APPLIED_LATER:
                 self._record_locked(plan)
+            if target in _EXECUTES and request is not None:
+                sqls = request.get("Sqls") if "Sqls" in request else [request.get("Sql")]
+                plan.sql = "; ".join(str(sql) for sql in sqls or ())
             return plan
 
     def _record(self, plan: _Plan) -> None:
@@ -816,6 +840,35 @@ class FaultProxy:
             if plan.rule is not None and 0 <= plan.rule_index < len(self._fired):
                 self._fired[plan.rule_index] -= 1
 
+    def _sql(self, request: Optional[dict[str, Any]]) -> str:
+        """The SQL a Data API request is about: its own, or its statement's (by ``Id``)."""
+        if request is None:
+            return ""
+        sql = request.get("Sql")
+        if isinstance(sql, str):
+            return sql
+        sqls = request.get("Sqls")
+        if isinstance(sqls, list):
+            return "; ".join(str(s) for s in sqls)
+        statement_id = request.get("Id")
+        if isinstance(statement_id, str):
+            # Sub-statement ids are the statement's id with a ":n" suffix.
+            return self._statements.get(statement_id.split(":", 1)[0], "")
+        return ""
+
+    def _remember(self, plan: _Plan, answer: _Answer) -> None:
+        """Note the id an ``ExecuteStatement`` answer gives to its SQL."""
+        if plan.sql is None or answer.status != 200:
+            return
+        result = _json_object(_decoded_body(answer) or b"")
+        statement_id = result.get("Id") if result is not None else None
+        if not isinstance(statement_id, str):
+            return
+        with self._lock:
+            if len(self._statements) >= _MAX_STATEMENTS:
+                self._statements.pop(next(iter(self._statements)))
+            self._statements[statement_id] = plan.sql
+
     def _choose(self, target: str, request: Optional[dict[str, Any]]) -> _Plan:
         for index, rule in enumerate(self._rules):
             if not rule.matches(target):
@@ -825,6 +878,8 @@ class FaultProxy:
             if rule.when_present is not None and not (
                 request is not None and request.get(rule.when_present)
             ):
+                continue
+            if rule.sql_contains is not None and rule.sql_contains not in self._sql(request):
                 continue
             self._seen[index] += 1
             if self._seen[index] <= rule.skip:

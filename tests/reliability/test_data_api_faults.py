@@ -33,6 +33,8 @@ SETTINGS: dict[str, Any] = {**TABLES, "chunk_clients": 100, "readers": 3}
 EXECUTE = "RedshiftData.ExecuteStatement"
 GET_RESULT = "RedshiftData.GetStatementResult"
 CANCEL = "RedshiftData.CancelStatement"
+#: Only the range statements of the sync bind :low.
+RANGE_SQL = "CAST(:low AS BIGINT)"
 
 
 @pytest.fixture(scope="module")
@@ -77,15 +79,18 @@ def _names_the_statement(text: str, injection: Injection) -> None:
     assert "[sql: SELECT " in text
 
 
-def test_a_statement_that_fails(proxy: FaultProxy) -> None:
-    # Past the first polls, so that it may as well be a range statement read in a thread.
+def test_a_range_statement_that_fails(proxy: FaultProxy) -> None:
+    # One of the range statements, read in the reader threads (the plan has no :low).
     proxy.add_rule(
-        Rule.statement_status("FAILED", "ERROR: division by zero (injected)", limit=1, skip=3)
+        Rule.statement_status(
+            "FAILED", "ERROR: division by zero (injected)", limit=1, sql_contains=RANGE_SQL
+        )
     )
     text = _run_fails(Insert(**SETTINGS))
     [injection] = _injected(proxy, "status")
     _names_the_statement(text, injection)
     assert "FAILED: ERROR: division by zero (injected)" in text
+    assert "[sql: SELECT clientid, year, month, " in text
 
 
 def test_a_statement_that_is_aborted(proxy: FaultProxy) -> None:
@@ -93,7 +98,8 @@ def test_a_statement_that_is_aborted(proxy: FaultProxy) -> None:
     text = _run_fails(Insert(**SETTINGS))
     [injection] = _injected(proxy, "status")
     _names_the_statement(text, injection)
-    assert "ABORTED: Query cancelled by the operator" in text
+    # The first statement described is the plan's.
+    assert "ABORTED: Query cancelled by the operator [sql: SELECT clientid FROM (" in text
 
 
 def test_a_statement_that_never_finishes_times_out_and_is_cancelled(proxy: FaultProxy) -> None:

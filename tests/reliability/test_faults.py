@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
+import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -23,6 +26,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
 
 from devstack.faults import BATCH_WRITE_ITEM, FaultProxy, Faults
+from devstack.paths import REPO_ROOT, python_env
+from devstack.procs import free_port
 from devstack.seed import seed
 from dynamo.extract import open_source
 from dynamo.query import Insert
@@ -234,6 +239,28 @@ def test_many_concurrent_clients_over_kept_alive_connections(
     }
 
 
+def test_the_command_line_proxy(direct: Any, dynamodb_url: str) -> None:
+    argv = [sys.executable, "-m", "devstack.faults", "--upstream", dynamodb_url]
+    argv += ["--port", str(free_port()), "--throttle", "1.0", "--seed", "3"]
+    with subprocess.Popen(
+        argv, stdout=subprocess.PIPE, text=True, env=python_env(), cwd=REPO_ROOT
+    ) as process:
+        try:
+            assert process.stdout is not None
+            banner = process.stdout.readline()
+            url = banner.split()[3]
+            assert banner.startswith("fault proxy on http://127.0.0.1:"), banner
+            with pytest.raises(ClientError, match="ProvisionedThroughputExceeded"):
+                _client(url).put_item(TableName=UNIT_TABLES[0], Item=_put(1)["PutRequest"]["Item"])
+        finally:
+            process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0
+    counts = json.loads(out.strip().splitlines()[-1])
+    assert counts["requests"] == counts["throttled"] == 1
+    assert _stored_keys(direct, UNIT_TABLES[0]) == set()
+
+
 def test_the_proxy_talks_to_the_loopback_interface_only() -> None:
     for upstream in ("http://10.0.0.1:8000", "http://example.com", "https://127.0.0.1:8000"):
         with pytest.raises(ValueError, match="loopback"):
@@ -266,6 +293,7 @@ def _check_accounting(
         for k in ("throttled", "throttling", "server_error", "dropped", "dropped_after_forward")
     )
     assert result.retries == failed + counts["partial"] > 0
+    assert result.summary()["retries"] == result.retries
     # Each batch ends with exactly one attempt answered in full.
     assert stats["requests"] - result.retries == counts["forwarded"]
     assert counts["forwarded"] >= -(-result.items // 25)
