@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -336,3 +336,195 @@ def test_direct_batches_at_their_edges(local_stack: Any, table: str, limit: int)
     with source:
         rows = list(source.rows(f"SELECT id FROM {table} WHERE id <= :n ORDER BY id", {"n": limit}))
     assert rows == [(i,) for i in range(1, limit + 1)]
+
+
+# --------------------------------------------------------------------------- CSV results
+
+CSV_SCHEMA = "extract_csv_test"
+CSV_TABLE = f"{CSV_SCHEMA}.numbers"
+CSV_COUNT = 2345  # 24 pages of 100
+MAX_BIGINT = 2**63 - 1
+CSV_COLUMNS = "id, clientid, amount, ratio, flag, day, at, at_tz, label, nothing"
+
+
+def _csv_row(i: int) -> tuple[Any, ...]:
+    clientid = MAX_BIGINT - i if i % 2 else i * 1_000_003
+    cents = (i * 7919) % 2_000_003 - 1_000_000
+    if i % 89 == 0:
+        cents = 999_999_999_999_999_999 * (-1 if i % 2 else 1)  # DECIMAL(18,2)'s extremes
+    amount = None if i % 50 == 0 else Decimal(cents).scaleb(-2)
+    labels = ["plain", "with, comma", 'with "quotes"', "two\nlines", "crlf\r\nend", "é ü"]
+    return (
+        i,
+        clientid,
+        amount,
+        None if i % 40 == 0 else i / 8,
+        None if i % 30 == 0 else i % 3 == 0,
+        date(2024, 1, 1) + timedelta(days=i % 400),
+        datetime(2024, 3, 1, 12, 0, 0, 500000) + timedelta(minutes=i),
+        datetime(2024, 3, 1, 10, tzinfo=timezone.utc) + timedelta(seconds=i),
+        f"{labels[i % len(labels)]} {i}",
+        None,
+    )
+
+
+CSV_EXPECTED = [_csv_row(i) for i in range(1, CSV_COUNT + 1)]
+
+
+@pytest.fixture(scope="module")
+def csv_table(local_stack: Any) -> str:
+    with psycopg.connect(local_stack.conninfo, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {CSV_SCHEMA}")
+        conn.execute(f"DROP TABLE IF EXISTS {CSV_TABLE}")
+        conn.execute(
+            f"CREATE TABLE {CSV_TABLE} (id INTEGER NOT NULL, clientid BIGINT NOT NULL,"
+            " amount DECIMAL(18,2), ratio FLOAT8, flag BOOLEAN, day DATE, at TIMESTAMP,"
+            " at_tz TIMESTAMPTZ, label VARCHAR(64) NOT NULL, nothing INTEGER)"
+        )
+        with conn.cursor() as cur, cur.copy(f"COPY {CSV_TABLE} FROM STDIN") as copy:
+            for row in CSV_EXPECTED:
+                copy.write_row(row)
+    return CSV_TABLE
+
+
+@pytest.fixture(scope="module")
+def csv_api(local_stack: Any) -> Iterator[DataApiSource]:
+    source = DataApiSource.from_settings({**local_stack.env, "DATA_API_RESULT_FORMAT": "csv"})
+    assert source.result_format == "CSV"
+    yield source
+    source.close()
+
+
+def test_csv_rows_equal_json_rows_across_pages(
+    data_api: DataApiSource, csv_api: DataApiSource, csv_table: str
+) -> None:
+    sql = f"SELECT {CSV_COLUMNS} FROM {csv_table} ORDER BY id"
+    v2_pages, v1_pages = (
+        _Calls(csv_api, "GetStatementResultV2"),
+        _Calls(csv_api, "GetStatementResult"),
+    )
+    try:
+        via_csv = list(csv_api.rows(sql))
+    finally:
+        v2_pages.stop()
+        v1_pages.stop()
+    via_json = list(data_api.rows(sql))
+    assert via_json == CSV_EXPECTED
+    assert via_csv == via_json
+    for csv_row, json_row in zip(via_csv, via_json):
+        assert [type(v) for v in csv_row] == [type(v) for v in json_row]
+    assert v2_pages.count == 24 and v1_pages.count == 0
+    amounts = [row[2] for row in via_csv if row[2] is not None]
+    assert max(amounts) == Decimal("9999999999999999.99")
+    assert min(amounts) == Decimal("-9999999999999999.99")
+    assert all(amount.as_tuple().exponent == -2 for amount in amounts)
+    assert max(row[1] for row in via_csv) == MAX_BIGINT - 1
+
+
+def test_csv_aggregates_parameters_and_extremes(
+    data_api: DataApiSource, csv_api: DataApiSource, csv_table: str
+) -> None:
+    sql = (
+        "SELECT SUM(amount) AS total, COUNT(*) AS n, MAX(clientid) AS top,"
+        " :big::bigint AS big, -:big::bigint - 1 AS small, 0.1::float8 AS tenth,"
+        " 'NaN'::float8 AS nan, 'id'::varchar AS id"
+        f" FROM {csv_table} WHERE id <= :n"
+    )
+    params = {"n": 1000, "big": MAX_BIGINT}
+    ((total, n, top, big, small, tenth, nan, text),) = csv_api.rows(sql, params)
+    ((json_total, *_),) = data_api.rows(sql, params)
+    assert type(total) is Decimal and total == json_total
+    assert total == sum(row[2] for row in CSV_EXPECTED[:1000] if row[2] is not None)
+    assert (n, top, big, small) == (1000, MAX_BIGINT - 1, MAX_BIGINT, -(2**63))
+    assert tenth == 0.1 and nan != nan and text == "id"
+
+
+def test_csv_reads_nulls(csv_api: DataApiSource) -> None:
+    sql = (
+        "SELECT NULL::bigint, NULL::numeric(18,2), NULL::float8, NULL::boolean,"
+        " NULL::date, NULL::timestamp, NULL::varchar, ''::varchar, 'x'::varchar"
+    )
+    # A NULL text reads as '' with CSV: the format writes both alike.
+    assert list(csv_api.rows(sql)) == [(None, None, None, None, None, None, "", "", "x")]
+
+
+def test_csv_rows_stream_page_by_page(csv_api: DataApiSource, csv_table: str) -> None:
+    pages = _Calls(csv_api, "GetStatementResultV2")
+    try:
+        rows = csv_api.rows(f"SELECT id FROM {csv_table} ORDER BY id")
+        assert next(rows) == (1,)
+        assert pages.count == 1
+        rows.close()  # type: ignore[attr-defined]
+    finally:
+        pages.stop()
+    assert pages.count == 1
+    assert list(csv_api.rows("SELECT :n::int", {"n": 3})) == [(3,)]
+
+
+@pytest.mark.parametrize("limit", [0, 1, 99, 100, 101, 200])
+def test_csv_page_edges(csv_api: DataApiSource, csv_table: str, limit: int) -> None:
+    sql = f"SELECT id, label FROM {csv_table} WHERE id <= :n ORDER BY id"
+    rows = list(csv_api.rows(sql, {"n": limit}))
+    assert rows == [(row[0], row[8]) for row in CSV_EXPECTED[:limit]]
+
+
+def test_csv_failing_statement_names_it(csv_api: DataApiSource) -> None:
+    with pytest.raises(ExtractError) as info:
+        list(csv_api.rows(f"SELECT no_such_column\nFROM {CSV_TABLE} WHERE id = :id", {"id": 1}))
+    message = str(info.value)
+    assert "FAILED" in message and "no_such_column" in message, message
+    assert "SELECT no_such_column" in message and "\n" not in message
+    (statement_id,) = STATEMENT_ID.findall(message)
+    assert csv_api.client.describe_statement(Id=statement_id)["Status"] == "FAILED"
+
+
+def test_csv_statement_timeout_cancels(local_stack: Any) -> None:
+    source = DataApiSource.from_settings(
+        {**local_stack.env, "STATEMENT_TIMEOUT": "0.5", "DATA_API_RESULT_FORMAT": "CSV"}
+    )
+    with pytest.raises(ExtractError, match="timed out") as info:
+        list(source.rows("SELECT pg_sleep(30)"))
+    (statement_id,) = STATEMENT_ID.findall(str(info.value))
+    deadline = time.monotonic() + 10
+    status = source.client.describe_statement(Id=statement_id)["Status"]
+    while status not in ("ABORTED", "FAILED", "FINISHED") and time.monotonic() < deadline:
+        time.sleep(0.05)
+        status = source.client.describe_statement(Id=statement_id)["Status"]
+    assert status == "ABORTED"
+
+
+def test_csv_statement_is_run_with_result_format_csv(
+    csv_api: DataApiSource, data_api: DataApiSource
+) -> None:
+    sent: list[dict[str, Any]] = []
+
+    def seen(params: dict[str, Any], **_: Any) -> None:
+        sent.append(dict(params))
+
+    event = "before-parameter-build.redshift-data.ExecuteStatement"
+    for source in (csv_api, data_api):
+        source.client.meta.events.register(event, seen)
+        try:
+            assert list(source.rows("SELECT 1")) == [(1,)]
+        finally:
+            source.client.meta.events.unregister(event, seen)
+    assert sent[0]["ResultFormat"] == "CSV"
+    assert "ResultFormat" not in sent[1]  # JSON requests stay as they were
+
+
+def test_unreadable_csv_page_names_the_statement(csv_api: DataApiSource, csv_table: str) -> None:
+    def corrupt(parsed: dict[str, Any], **_: Any) -> None:
+        if "NextToken" not in parsed:  # the last page: a value no BIGINT can hold
+            parsed["Records"] = [{"CSVRecords": "12,ok\nnot-a-number,bad\n"}]
+
+    event = "after-call.redshift-data.GetStatementResultV2"
+    csv_api.client.meta.events.register(event, corrupt)
+    try:
+        with pytest.raises(ExtractError) as info:
+            list(csv_api.rows(f"SELECT clientid, label FROM {csv_table} ORDER BY id"))
+    finally:
+        csv_api.client.meta.events.unregister(event, corrupt)
+    message = str(info.value)
+    assert STATEMENT_ID.search(message) and "could not be read" in message, message
+    assert "line 2 column 1" in message and "not-a-number" in message
+    assert "[sql: SELECT clientid, label" in message and "\n" not in message

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import socket
 from datetime import date, datetime, time, timedelta, timezone
@@ -15,8 +17,10 @@ from hypothesis import strategies as st
 
 from dynamo.extract import ExtractError
 from dynamo.extract.data_api import (
+    CsvPageParser,
     DataApiSource,
     column_converter,
+    csv_column_converter,
     parse_timestamp,
     record_converter,
     short_sql,
@@ -129,6 +133,203 @@ class TestRecordConverter:
         assert sum(row[0] for row in rows) == Decimal("499510.00")
 
 
+# --------------------------------------------------------------------------- CSV pages
+
+ID = {"name": "id", "label": "id", "typeName": "int4"}
+BIGINT = {"name": "clientid", "label": "clientid", "typeName": "int8"}
+DECIMAL = {"name": "amount", "label": "amount", "typeName": "numeric", "scale": 2}
+FLOAT = {"name": "ratio", "label": "ratio", "typeName": "float8"}
+BOOL = {"name": "flag", "label": "flag", "typeName": "bool"}
+TEXT = {"name": "label", "label": "label", "typeName": "varchar"}
+
+
+def _page(*chunks: str) -> list[dict[str, str]]:
+    """A page's ``Records`` as GetStatementResultV2 returns them."""
+    return [{"CSVRecords": chunk} for chunk in chunks]
+
+
+def _csv(rows: list[list[str]]) -> str:
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)  # quotes every field with a comma, quote, CR or LF
+    return out.getvalue()
+
+
+class TestCsvColumnConverter:
+    def test_numbers(self) -> None:
+        big = csv_column_converter("int8")(str(2**63 - 1))
+        assert big == 2**63 - 1 and type(big) is int
+        assert csv_column_converter("int4")("-7") == -7
+        amount = csv_column_converter("numeric(18,2)")("-12345678901234.50")
+        assert type(amount) is Decimal and str(amount) == "-12345678901234.50"
+        assert str(csv_column_converter("decimal")("0.00")) == "0.00"
+        assert csv_column_converter("float8")("0.1") == 0.1
+        assert math.isnan(csv_column_converter("float4")("NaN"))
+        assert csv_column_converter("float8")("-Infinity") == float("-inf")
+
+    @pytest.mark.parametrize(
+        ("text", "value"), [("t", True), ("f", False), ("true", True), ("FALSE", False)]
+    )
+    def test_bool(self, text: str, value: bool) -> None:
+        assert csv_column_converter("bool")(text) is value
+
+    def test_bad_bool_is_an_error(self) -> None:
+        with pytest.raises(ValueError, match="boolean"):
+            csv_column_converter("boolean")("maybe")
+
+    def test_temporal_like_the_json_path(self) -> None:
+        for type_name, text in [
+            ("timestamp", "2024-03-01 12:34:56.5"),
+            ("timestamptz", "2024-03-01 12:00:00+05:30"),
+            ("date", "2024-02-29"),
+            ("time", "23:59:59.25"),
+            ("date", "infinity"),
+        ]:
+            json_value = column_converter(type_name)({"stringValue": text})
+            assert csv_column_converter(type_name)(text) == json_value
+
+    @pytest.mark.parametrize(
+        "type_name", ["int2", "int8", "numeric", "float8", "bool", "timestamp", "date", "time"]
+    )
+    def test_empty_is_none_for_non_text(self, type_name: str) -> None:
+        assert csv_column_converter(type_name)("") is None
+
+    def test_text_keeps_its_text_even_empty(self) -> None:
+        # CSV cannot tell NULL from '': a text column reads both as ''.
+        for type_name in ("varchar", "bpchar", "text", "super", None):
+            assert csv_column_converter(type_name)("") == ""
+            assert csv_column_converter(type_name)("a b") == "a b"
+
+
+class TestCsvPageParser:
+    def test_header_line_is_skipped_on_the_first_page(self) -> None:
+        parser = CsvPageParser([ID, DECIMAL])
+        page = _page("id,amount\n1,1.10\n2,-0.05\n")
+        assert list(parser.rows(page, first_page=True)) == [
+            (1, Decimal("1.10")),
+            (2, Decimal("-0.05")),
+        ]
+
+    def test_header_by_label_too(self) -> None:
+        parser = CsvPageParser([{**ID, "name": "x"}, DECIMAL])
+        assert list(parser.rows(_page("id,amount\n1,2\n"), first_page=True)) == [(1, 2)]
+
+    def test_first_page_without_header_keeps_its_first_row(self) -> None:
+        parser = CsvPageParser([ID, DECIMAL])
+        assert list(parser.rows(_page("1,1.10\n2,3\n"), first_page=True)) == [
+            (1, Decimal("1.10")),
+            (2, Decimal(3)),
+        ]
+
+    def test_later_pages_never_skip(self) -> None:
+        # A text row equal to the column names is data on any page but the first.
+        parser = CsvPageParser([TEXT, TEXT])
+        assert list(parser.rows(_page("label,label\n"), first_page=False)) == [("label", "label")]
+
+    def test_header_only_and_empty_pages(self) -> None:
+        parser = CsvPageParser([ID, DECIMAL])
+        assert list(parser.rows(_page("id,amount\n"), first_page=True)) == []
+        assert list(parser.rows(_page(""), first_page=True)) == []
+        assert list(parser.rows([], first_page=False)) == []
+        assert list(parser.rows([{}], first_page=False)) == []
+
+    def test_types(self) -> None:
+        parser = CsvPageParser([ID, BIGINT, DECIMAL, FLOAT, BOOL, TEXT])
+        text = (
+            "id,clientid,amount,ratio,flag,label\n"
+            f"1,{2**63 - 1},9999999999999999.99,0.25,t,income\n"
+            f"2,{-(2**63)},-0.01,1e-05,f,x\n"
+        )
+        rows = list(parser.rows(_page(text), first_page=True))
+        assert rows == [
+            (1, 2**63 - 1, Decimal("9999999999999999.99"), 0.25, True, "income"),
+            (2, -(2**63), Decimal("-0.01"), 1e-05, False, "x"),
+        ]
+        for row in rows:
+            assert [type(value) for value in row] == [int, int, Decimal, float, bool, str]
+            assert row[2].as_tuple().exponent == -2
+
+    def test_empty_numbers_are_none(self) -> None:
+        parser = CsvPageParser([ID, BIGINT, DECIMAL, FLOAT, BOOL, TEXT])
+        rows = list(parser.rows(_page(",,,,,\n"), first_page=False))
+        assert rows == [(None, None, None, None, None, "")]
+
+    @pytest.mark.parametrize(
+        "label",
+        [
+            "a,b",
+            'say "hi"',
+            "two\nlines",
+            "crlf\r\nline",
+            '",\n"',
+            " padded ",
+            "label",
+            "\u2028 unicode line separator \u00e9",
+        ],
+    )
+    def test_quoting(self, label: str) -> None:
+        parser = CsvPageParser([ID, TEXT, DECIMAL])
+        text = _csv([["id", "label", "amount"], ["1", label, "2.50"], ["2", "after", "3"]])
+        assert list(parser.rows(_page(text), first_page=True)) == [
+            (1, label, Decimal("2.50")),
+            (2, "after", Decimal(3)),
+        ]
+
+    def test_records_in_several_chunks(self) -> None:
+        parser = CsvPageParser([ID, TEXT])
+        # Chunks ending with a line break or not: each one holds whole lines.
+        page = _page("id,label\n1,a\n", '2,"b,c"', "3,d\r\n")
+        assert list(parser.rows(page, first_page=True)) == [(1, "a"), (2, "b,c"), (3, "d")]
+
+    def test_without_metadata_fields_stay_text(self) -> None:
+        parser = CsvPageParser(None)
+        assert list(parser.rows(_page("a,b\n1,\n"), first_page=True)) == [("a", "b"), ("1", "")]
+
+    def test_wrong_field_count_names_the_line(self) -> None:
+        parser = CsvPageParser([ID, DECIMAL])
+        with pytest.raises(ValueError, match="line 3 has 3 fields, the result has 2 columns"):
+            list(parser.rows(_page("id,amount\n1,2\n3,4,5\n"), first_page=True))
+
+    def test_bad_value_names_line_and_column(self) -> None:
+        parser = CsvPageParser([ID, DECIMAL])
+        with pytest.raises(ValueError, match=r"line 2 column 2: cannot read 'x\.y'"):
+            list(parser.rows(_page("1,2\n3,x.y\n"), first_page=False))
+        with pytest.raises(ValueError, match="line 1 column 1"):
+            list(parser.rows(_page("one,2\n"), first_page=True))
+
+    def test_malformed_csv_is_an_error(self) -> None:
+        parser = CsvPageParser([ID, TEXT])
+        with pytest.raises(csv.Error):
+            list(parser.rows(_page('1,"open\n'), first_page=False))
+
+    def test_streams_row_by_row(self) -> None:
+        parser = CsvPageParser([ID])
+        rows = parser.rows(_page("id\n1\n2\nnot a number\n"), first_page=True)
+        assert next(rows) == (1,) and next(rows) == (2,)
+        with pytest.raises(ValueError):
+            next(rows)
+
+    @given(
+        st.lists(
+            st.tuples(
+                st.integers(min_value=-(2**63), max_value=2**63 - 1),
+                st.none() | st.decimals(allow_nan=False, allow_infinity=False, places=2),
+                st.text(min_size=1).filter(lambda text: "\x00" not in text),
+            ),
+            max_size=20,
+        ),
+        st.booleans(),
+    )
+    def test_round_trip_through_the_csv_writer(
+        self, rows: list[tuple[int, Decimal | None, str]], header: bool
+    ) -> None:
+        lines = [["clientid", "amount", "label"]] if header else []
+        lines += [[str(i), "" if a is None else str(a), t] for i, a, t in rows]
+        parser = CsvPageParser([BIGINT, DECIMAL, TEXT])
+        parsed = list(parser.rows(_page(_csv(lines)), first_page=True))
+        assert parsed == rows
+        assert [str(row[1]) for row in parsed] == [str(row[1]) for row in rows]
+
+
 def test_short_sql_is_one_bounded_line() -> None:
     assert short_sql("\n  SELECT a,\n b FROM t") == "SELECT a, ..."
     long = "SELECT " + ", ".join(f"column_{i}" for i in range(50))
@@ -213,9 +414,37 @@ class TestDataApiConfiguration:
         with pytest.raises(ValueError, match=":a"):
             source.rows("SELECT :a", {"a": ""})
 
+    def test_result_format(self) -> None:
+        assert _data_api(workgroup="w").result_format == "JSON"
+        assert _data_api(workgroup="w", result_format="CSV").result_format == "CSV"
+        assert _data_api(workgroup="w", result_format="csv").result_format == "CSV"
+        for bad in ("XML", "", "json-csv"):
+            with pytest.raises(ValueError, match="result_format"):
+                _data_api(workgroup="w", result_format=bad)
+
+    @pytest.mark.parametrize(
+        ("value", "expected"),
+        [(None, "JSON"), ("", "JSON"), ("json", "JSON"), ("csv", "CSV"), ("CSV", "CSV")],
+    )
+    def test_result_format_from_settings(self, value: str | None, expected: str) -> None:
+        source = DataApiSource.from_settings(
+            {"WORKGROUP": "w", "AWS_REGION": "us-east-1", "DATA_API_RESULT_FORMAT": value}
+        )
+        assert source.result_format == expected
+
+    def test_bad_result_format_setting(self) -> None:
+        with pytest.raises(ValueError, match="result_format"):
+            DataApiSource.from_settings(
+                {"WORKGROUP": "w", "AWS_REGION": "us-east-1", "DATA_API_RESULT_FORMAT": "parquet"}
+            )
+
     def test_repr_names_the_target(self) -> None:
         text = repr(_data_api(cluster="c1", db_user="awsuser"))
         assert text == "DataApiSource(database='dev', cluster='c1', db_user='awsuser')"
+        csv_source = _data_api(workgroup="w", result_format="csv")
+        assert (
+            repr(csv_source) == "DataApiSource(database='dev', workgroup='w', result_format='CSV')"
+        )
 
 
 # --------------------------------------------------------------------------- :name
