@@ -3,9 +3,10 @@
 --
 -- Only 'income' and 'expense' transactions count. A row whose type is unknown
 -- (no matching transactiontypes row), whose nature is anything else (such as
--- 'transfer'), or whose clientid or amount is NULL (possible in Spectrum history,
--- which has no NOT NULL constraint) is left out; contabyx.source_rejects counts
--- what was left out and why.
+-- 'transfer'), or whose clientid, amount or time is NULL (possible in Spectrum
+-- history, which has no NOT NULL constraint) is left out of both views alike, so
+-- that a client's total is always the sum of its months; contabyx.source_rejects
+-- counts what was left out and why.
 --
 -- `contabyx-etl create-views --spectrum-schema S` replaces each
 -- "contabyx.transactions AS t" below by the UNION ALL of contabyx.transactions and
@@ -25,6 +26,7 @@ JOIN contabyx.transactiontypes AS tt ON tt.typeid = t.typeid
 WHERE tt.nature IN ('income', 'expense')
   AND t.clientid IS NOT NULL
   AND t.amount IS NOT NULL
+  AND t.time IS NOT NULL
 GROUP BY t.clientid;
 
 CREATE OR REPLACE VIEW contabyx.clients_info_by_month AS

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -107,39 +106,3 @@ def test_insert_sh_runs_from_anywhere_and_logs(seeded: int, tmp_path: Path) -> N
     assert "sync finished with status 0" in text
     assert "wrote 5 items to cli_ci" in text
     assert all(line[:4].isdigit() and "T" in line[:20] for line in text.splitlines())
-
-
-def test_insert_sh_refuses_to_overlap(seeded: int, tmp_path: Path) -> None:
-    lock = tmp_path / "lock"
-    env = {
-        **os.environ,
-        "CONTABYX_LOG": str(tmp_path / "insert.log"),
-        "CONTABYX_LOCK": str(lock),
-        # A stand-in job that holds the lock for a while: the script's lock is what is tested.
-        "CONTABYX_ETL": str(tmp_path / "slow.sh"),
-    }
-    release = tmp_path / "release"
-    (tmp_path / "slow.sh").write_text(
-        f"#!/bin/sh\ntouch {tmp_path}/holding\n"
-        f"while [ ! -e {release} ]; do sleep 0.05; done\necho slow job done\n"
-    )
-    (tmp_path / "slow.sh").chmod(0o755)
-    first = subprocess.Popen(["bash", str(ROOT / "scripts" / "insert.sh")], env=env)
-    while not (tmp_path / "holding").exists():
-        assert first.poll() is None, "the first run ended before taking the lock"
-        time.sleep(0.05)
-    second = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "insert.sh")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    # The first still holds the lock, waiting to be released: the second did not wait.
-    assert first.poll() is None
-    assert second.returncode != 0
-    assert "another sync holds" in second.stderr
-    release.touch()
-    assert first.wait(timeout=60) == 0
-    assert "slow job done" in (tmp_path / "insert.log").read_text()

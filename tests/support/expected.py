@@ -49,12 +49,12 @@ def compute(
 ) -> dict[int, ClientFigures]:
     """Figures per client from rows ``(transactionid, clientid, typeid, time, amount)``
     and ``(typeid, name, nature)``. Natures other than income and expense are ignored,
-    as are rows whose clientid or amount is NULL or whose typeid has no type."""
+    as are rows whose clientid, amount or time is NULL or whose typeid has no type."""
     nature_of = {typeid: nature for typeid, _name, nature in types}
     out: dict[int, ClientFigures] = defaultdict(ClientFigures)
     for _tid, clientid, typeid, time, amount in transactions:
         nature = nature_of.get(typeid)
-        if nature not in ("income", "expense") or clientid is None or amount is None:
+        if nature not in ("income", "expense") or None in (clientid, amount, time):
             continue
         assert isinstance(time, datetime)
         client = out[int(clientid)]
