@@ -134,6 +134,7 @@ _HOP_BY_HOP = frozenset(
         "transfer-encoding",
         "upgrade",
         "content-length",
+        "expect",
     }
 )
 #: DynamoDB accepts at most 16 MB per request; nothing bigger is read.
