@@ -65,7 +65,7 @@ class Settings:
     workers: int = 8
     readers: int = 4
     chunk_clients: int = 1000
-    max_retries: int = 10
+    max_retries: int = 20
     statement_timeout: float = 3600.0
     data_api_result_format: str = "csv"
     aws_endpoint_url_dynamodb: Optional[str] = None

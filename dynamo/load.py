@@ -107,7 +107,7 @@ class ItemWriter:
         client: Any,
         *,
         workers: int = 8,
-        max_retries: int = 10,
+        max_retries: int = 20,
         backoff_base: float = 0.05,
         backoff_cap: float = 5.0,
         on_written: Optional[Callable[[str, int], None]] = None,

@@ -34,7 +34,7 @@ def stored_clientids(client: Any, table: str) -> list[int]:
     return ids
 
 
-def prune(client: Any, result: SyncResult, *, workers: int = 8, max_retries: int = 10) -> int:
+def prune(client: Any, result: SyncResult, *, workers: int = 8, max_retries: int = 20) -> int:
     """Delete from ``result.table`` the clients the sync did not write; returns how many."""
     if result.entries != 0:
         raise PruneRefused(

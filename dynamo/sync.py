@@ -25,7 +25,7 @@ from typing import Any, Optional
 from dynamo import shape
 from dynamo.config import Settings
 from dynamo.extract import Row, Source
-from dynamo.load import ItemWriter
+from dynamo.load import ItemWriter, WriteError
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def plan_sql(schema: str) -> str:
     """Upper bounds of consecutive clientid ranges of ``:chunk`` clients, up to ``:limit``."""
     # The schema passed config.SQL_NAME; every value is a bound parameter.
     return (
-        "SELECT clientid FROM ("  # noqa: S608
+        "SELECT clientid, rn FROM ("  # noqa: S608
         " SELECT clientid, ROW_NUMBER() OVER (ORDER BY clientid) AS rn,"
         " COUNT(*) OVER () AS total"
         f" FROM {schema}.clients_info) AS ranked"
@@ -164,14 +164,15 @@ def sync_table(
     entries = check_entries(entries)
     table = getattr(settings, kind.table_setting)
     started = time.monotonic()
-    bounds = [
-        int(row[0])
-        for row in source.rows(
+    plan = [
+        (int(clientid), int(rank))
+        for clientid, rank in source.rows(
             plan_sql(settings.views_schema),
             {"limit": entries or _NO_LIMIT, "chunk": settings.chunk_clients},
         )
     ]
-    ranges = plan_ranges(bounds)
+    planned = plan[-1][1] if plan else 0
+    ranges = plan_ranges([clientid for clientid, _ in plan])
     log.info(
         "%s: %d clientid ranges of up to %d clients", table, len(ranges), settings.chunk_clients
     )
@@ -190,7 +191,7 @@ def sync_table(
                 count += 1
                 yield row
 
-        rows = source.rows(sql, {"low": low, "high": high})
+        rows = source.rows(sql, {"low": low, "high": high}, cancel=stop)
         try:
             for item in kind.to_items(counted(rows)):
                 if stop.is_set():
@@ -205,25 +206,31 @@ def sync_table(
             if on_rows is not None:
                 on_rows(count)
 
-    with (
-        ItemWriter(
-            client,
-            workers=settings.workers,
-            max_retries=settings.max_retries,
-            on_written=on_written,
-        ) as writer,
-        ThreadPoolExecutor(settings.readers, thread_name_prefix="sync-reader") as pool,
-    ):
-        futures: list[Future[None]] = [pool.submit(read, low, high, writer) for low, high in ranges]
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        failed = next((f for f in done if f.exception() is not None), None)
-        if failed is not None:
-            stop.set()
-            for future in futures:
-                future.cancel()
-            error = failed.exception()
-            assert error is not None
-            raise error
+    writer = ItemWriter(
+        client, workers=settings.workers, max_retries=settings.max_retries, on_written=on_written
+    )
+    try:
+        with writer, ThreadPoolExecutor(settings.readers, thread_name_prefix="sync-reader") as pool:
+            futures: list[Future[None]] = [
+                pool.submit(read, low, high, writer) for low, high in ranges
+            ]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = next((f for f in done if f.exception() is not None), None)
+            if failed is not None:
+                # Stop the other readers now: their statements are cancelled, not awaited.
+                stop.set()
+                for future in futures:
+                    future.cancel()
+                error = failed.exception()
+                assert error is not None
+                raise error
+    except WriteError as error:
+        written = len(writer.stats.clientids.get(table, []))
+        raise WriteError(
+            f"{table}: the run stopped after writing {written} of {planned} clients, "
+            f"re-run it to complete them (writes are idempotent): {error}",
+            error.not_written,
+        ) from error.__cause__
     ids = sorted(writer.stats.clientids.get(table, []))
     stats = writer.stats.as_dict()
     return SyncResult(

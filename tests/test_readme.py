@@ -77,8 +77,13 @@ def test_python_examples_run_and_print_what_they_say(demo_data: None) -> None:
     assert checked >= 10
 
 
-def test_command_examples_run(demo_data: None) -> None:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+def test_command_examples_run(demo_data: None, local_stack: Any) -> None:
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        # `contabyx-local status` speaks of the stack these tests run on.
+        "CONTABYX_LOCAL_DIR": str(local_stack.stack.state_dir),
+    }
     ran = 0
     for kind, code in using_it_blocks():
         if kind != "bash":

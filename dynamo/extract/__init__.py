@@ -20,12 +20,28 @@ DECIMAL/NUMERIC as ``decimal.Decimal`` (never float), text as ``str``, NULL as
 from __future__ import annotations
 
 import abc
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any, Union
 
 #: A query parameter value; it is always sent as a bound parameter, never spliced into SQL.
 ParamValue = Union[str, int]
 Row = tuple[Any, ...]
+
+
+def short_sql(sql: str, limit: int = 80) -> str:
+    """A one-line preview of ``sql`` for messages: its first non-blank line, truncated.
+
+    >>> short_sql("  SELECT a\\n  FROM t")
+    'SELECT a ...'
+    """
+    lines = [line.strip() for line in sql.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    first = " ".join(lines[0].split())
+    if len(first) > limit:
+        return first[: limit - 3].rstrip() + "..."
+    return first + (" ..." if len(lines) > 1 else "")
 
 
 class ExtractError(RuntimeError):
@@ -43,11 +59,19 @@ class Source(abc.ABC):
     """
 
     @abc.abstractmethod
-    def rows(self, sql: str, params: Mapping[str, ParamValue] | None = None) -> Iterator[Row]:
+    def rows(
+        self,
+        sql: str,
+        params: Mapping[str, ParamValue] | None = None,
+        *,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[Row]:
         """Run ``sql`` and yield its rows as tuples, in the order the statement returns them.
 
         Rows are fetched page by page: memory holds one page, not the whole result.
-        Raises :class:`ExtractError` when the statement fails.
+        Values are bound parameters (text): cast them in the SQL, ``CAST(:n AS BIGINT)``.
+        Raises :class:`ExtractError` when the statement fails, or soon after ``cancel``
+        is set (the sync sets it when another part of the run has failed).
         """
 
     @abc.abstractmethod

@@ -36,6 +36,7 @@ import csv
 import io
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -49,7 +50,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
-from dynamo.extract import ExtractError, ParamValue, Row, Source
+from dynamo.extract import ExtractError, ParamValue, Row, Source, short_sql
 
 if TYPE_CHECKING:
     from mypy_boto3_redshift_data import RedshiftDataAPIServiceClient
@@ -83,7 +84,6 @@ TextConverter = Callable[[str], Any]
 
 _RUNNING = frozenset({"SUBMITTED", "PICKED", "STARTED"})
 _PARAMETER_NAME = re.compile(r"^[0-9A-Za-z_]+$")
-_SQL_PREVIEW = 80
 
 # --------------------------------------------------------------------------- values
 
@@ -446,21 +446,6 @@ def _csv_chunks(records: Sequence[Mapping[str, Any]]) -> Iterator[str]:
 # --------------------------------------------------------------------------- helpers
 
 
-def short_sql(sql: str, limit: int = _SQL_PREVIEW) -> str:
-    """A one-line preview of ``sql`` for messages: its first non-blank line, truncated.
-
-    >>> short_sql("  SELECT a\\n  FROM t")
-    'SELECT a ...'
-    """
-    lines = [line.strip() for line in sql.strip().splitlines() if line.strip()]
-    if not lines:
-        return ""
-    first = " ".join(lines[0].split())
-    if len(first) > limit:
-        return first[: limit - 3].rstrip() + "..."
-    return first + (" ..." if len(lines) > 1 else "")
-
-
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -651,12 +636,19 @@ class DataApiSource(Source):
 
     # -- Source -----------------------------------------------------------------------
 
-    def rows(self, sql: str, params: Mapping[str, ParamValue] | None = None) -> Iterator[Row]:
+    def rows(
+        self,
+        sql: str,
+        params: Mapping[str, ParamValue] | None = None,
+        *,
+        cancel: Optional[threading.Event] = None,
+    ) -> Iterator[Row]:
         """Run ``sql`` and yield its rows, one result page in memory at a time.
 
         Parameters are checked now; the statement is submitted on the first ``next()``.
+        Setting ``cancel`` cancels the statement while it runs and stops the paging.
         """
-        return self._rows(sql, _parameters(params))
+        return self._rows(sql, _parameters(params), cancel)
 
     def execute(self, sql: str) -> None:
         """Run one statement (DDL, DML) and wait until it has FINISHED."""
@@ -683,17 +675,20 @@ class DataApiSource(Source):
 
     # -- internals --------------------------------------------------------------------
 
-    def _rows(self, sql: str, parameters: list[dict[str, str]]) -> Iterator[Row]:
+    def _rows(
+        self, sql: str, parameters: list[dict[str, str]], cancel: Optional[threading.Event]
+    ) -> Iterator[Row]:
         statement_id = self._submit(sql, parameters, self.result_format)
-        described = self._wait(statement_id, sql)
+        described = self._wait(statement_id, sql, cancel)
         if not described.get("HasResultSet", True):
             return
         if self.result_format == "CSV":
-            yield from self._csv_rows(statement_id, sql)
+            yield from self._csv_rows(statement_id, sql, cancel)
             return
         convert: Optional[Callable[[Sequence[Field]], Row]] = None
         token: Optional[str] = None
         while True:
+            _check_cancel(cancel, statement_id, sql)
             with _aws_errors("GetStatementResult", statement_id, sql):
                 if token is None:
                     page = self._client.get_statement_result(Id=statement_id)
@@ -710,12 +705,15 @@ class DataApiSource(Source):
             if not token:
                 return
 
-    def _csv_rows(self, statement_id: str, sql: str) -> Iterator[Row]:
+    def _csv_rows(
+        self, statement_id: str, sql: str, cancel: Optional[threading.Event]
+    ) -> Iterator[Row]:
         """The rows of a FINISHED ``ResultFormat="CSV"`` statement, page by page."""
         parser: Optional[CsvPageParser] = None
         token: Optional[str] = None
         count = 0
         while True:
+            _check_cancel(cancel, statement_id, sql)
             with _aws_errors("GetStatementResultV2", statement_id, sql):
                 if token is None:
                     page = self._client.get_statement_result_v2(Id=statement_id)
@@ -764,8 +762,10 @@ class DataApiSource(Source):
         _log.debug("statement %s submitted: %s", statement_id, short_sql(sql))
         return statement_id
 
-    def _wait(self, statement_id: str, sql: str) -> DescribeStatementResponseTypeDef:
-        """Poll until the statement ends; cancel it on timeout or interruption."""
+    def _wait(
+        self, statement_id: str, sql: str, cancel: Optional[threading.Event] = None
+    ) -> DescribeStatementResponseTypeDef:
+        """Poll until the statement ends; cancel it on timeout, ``cancel`` or interruption."""
         started = time.monotonic()
         deadline = None if self.statement_timeout is None else started + self.statement_timeout
         delay = self.poll_initial
@@ -790,7 +790,12 @@ class DataApiSource(Source):
                         f"statement {statement_id} timed out after {self.statement_timeout:g} s"
                         f" and was cancelled [sql: {short_sql(sql)}]"
                     )
-                time.sleep(delay if deadline is None else min(delay, deadline - now))
+                pause = delay if deadline is None else min(delay, deadline - now)
+                if cancel is None:
+                    time.sleep(pause)
+                else:
+                    cancel.wait(pause)
+                _check_cancel(cancel, statement_id, sql)
                 delay = min(delay * 1.5, self.poll_max)
         except BaseException:
             if not finished:
@@ -803,6 +808,13 @@ class DataApiSource(Source):
             _log.warning("statement %s cancelled", statement_id)
         except (ClientError, BotoCoreError) as err:  # it may have ended meanwhile
             _log.warning("statement %s could not be cancelled: %s", statement_id, err)
+
+
+def _check_cancel(cancel: Optional[threading.Event], statement_id: str, sql: str) -> None:
+    if cancel is not None and cancel.is_set():
+        raise ExtractError(
+            f"statement {statement_id} cancelled: the run is stopping [sql: {short_sql(sql)}]"
+        )
 
 
 def _failure(

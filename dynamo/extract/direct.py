@@ -39,7 +39,7 @@ from typing import Any, Callable, Optional
 import redshift_connector
 from redshift_connector.error import Error as _DriverError
 
-from dynamo.extract import ExtractError, ParamValue, Row, Source
+from dynamo.extract import ExtractError, ParamValue, Row, Source, short_sql
 
 __all__ = ["DirectSource", "ParameterError", "to_qmark"]
 
@@ -52,7 +52,6 @@ _QUERY_START = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*(select|with)\
 # with its result columns, per SQL text: one shared ``FETCH ... FROM name`` would be
 # read with the columns of whichever query first used that text.
 _CURSOR_NUMBERS = itertools.count(1)
-_SQL_PREVIEW = 80
 _MIN_SCRUBBED = 4
 
 
@@ -169,16 +168,6 @@ def to_qmark(sql: str, params: Mapping[str, ParamValue]) -> tuple[str, list[str]
 def _is_query(sql: str) -> bool:
     """True for a SELECT (or WITH ... SELECT), which can run behind a cursor."""
     return _QUERY_START.match(sql) is not None
-
-
-def _short_sql(sql: str, limit: int = _SQL_PREVIEW) -> str:
-    lines = [line.strip() for line in sql.strip().splitlines() if line.strip()]
-    if not lines:
-        return ""
-    first = " ".join(lines[0].split())
-    if len(first) > limit:
-        return first[: limit - 3].rstrip() + "..."
-    return first + (" ..." if len(lines) > 1 else "")
 
 
 # --------------------------------------------------------------------------- pool
@@ -377,16 +366,23 @@ class DirectSource(Source):
 
     # -- Source -----------------------------------------------------------------------
 
-    def rows(self, sql: str, params: Mapping[str, ParamValue] | None = None) -> Iterator[Row]:
+    def rows(
+        self,
+        sql: str,
+        params: Mapping[str, ParamValue] | None = None,
+        *,
+        cancel: Optional[threading.Event] = None,
+    ) -> Iterator[Row]:
         """Run ``sql`` and yield its rows, ``fetch_size`` rows in memory at a time.
 
         Parameters are checked now (:class:`ParameterError`); the statement runs on
         the first ``next()``. Without parameters the SQL runs exactly as written.
+        Setting ``cancel`` stops the fetching at the next batch.
         """
         if params:
             text, args = to_qmark(sql, params)
-            return self._rows(sql, text, args)
-        return self._rows(sql, sql, None)
+            return self._rows(sql, text, args, cancel)
+        return self._rows(sql, sql, None, cancel)
 
     def execute(self, sql: str) -> None:
         """Run one statement that returns no rows, in autocommit as the Data API does."""
@@ -416,7 +412,13 @@ class DirectSource(Source):
 
     # -- internals --------------------------------------------------------------------
 
-    def _rows(self, sql: str, text: str, args: Optional[list[str]]) -> Iterator[Row]:
+    def _rows(
+        self,
+        sql: str,
+        text: str,
+        args: Optional[list[str]],
+        cancel: Optional[threading.Event] = None,
+    ) -> Iterator[Row]:
         with self._connection(sql) as connection:
             cursor = connection.cursor()
             cursor.paramstyle = "qmark"
@@ -435,6 +437,8 @@ class DirectSource(Source):
             with self._errors(sql):
                 cursor.execute(f"DECLARE {name} CURSOR FOR {body}", args)
             while True:
+                if cancel is not None and cancel.is_set():
+                    raise ExtractError(f"cancelled: the run is stopping [sql: {short_sql(sql)}]")
                 with self._errors(sql):
                     cursor.execute(fetch)
                     batch = cursor.fetchall()
@@ -497,7 +501,7 @@ class DirectSource(Source):
             message = self._scrub(_driver_message(err))
             # ``from None``: the driver's exception may carry connection details.
             raise ExtractError(
-                f"direct statement FAILED: {message} [sql: {_short_sql(sql)}]"
+                f"direct statement FAILED: {message} [sql: {short_sql(sql)}]"
             ) from None
 
     def _scrub(self, text: str) -> str:
