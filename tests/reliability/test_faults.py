@@ -30,6 +30,7 @@ from devstack.paths import REPO_ROOT, python_env
 from devstack.procs import free_port
 from devstack.seed import seed
 from dynamo.extract import open_source
+from dynamo.load import WriteError
 from dynamo.query import Insert
 from dynamo.sync import SyncResult
 from dynamo.tables import create_tables
@@ -363,3 +364,25 @@ def test_a_sync_of_5000_clients_under_faults_is_complete_and_exact(
 ) -> None:
     figures = _sync_under_faults(local_stack, warehouse, clients=5000, seed_value=3)
     assert figures["expected_items"] > 4500
+
+
+def test_a_run_that_gives_up_says_how_far_it_got(local_stack: Any, warehouse: Any) -> None:
+    seed(local_stack.conninfo, clients=400, seed=77, years=(2020, 2022))
+    create_views(open_source(dict(local_stack.env)), late_binding=False)
+    expected = from_warehouse(warehouse)
+    tables = {"clients_info_table": "faults_gaveup_ci", "clients_info_by_year_table": "faults_gu_y"}
+    direct = _client(local_stack.env["AWS_ENDPOINT_URL_DYNAMODB"])
+    _fresh_tables(direct, *tables.values())
+    # Every write is throttled and no retry is allowed: the run stops at its first batch.
+    rule_faults = Faults(throttle=1.0, seed=1, targets=(BATCH_WRITE_ITEM,))
+    with FaultProxy(local_stack.env["AWS_ENDPOINT_URL_DYNAMODB"], rule_faults) as proxy:
+        insert = Insert(**tables, endpoint_url=proxy.url, max_retries=0, chunk_clients=100)
+        with pytest.raises(WriteError) as caught:
+            insert.clients_info()
+        insert.close()
+    text = str(caught.value)
+    stored = _stored_keys(direct, tables["clients_info_table"])
+    assert f"the run stopped after writing {len(stored)} of {len(expected)} clients" in text
+    assert "re-run it to complete them" in text
+    assert set(caught.value.not_written["faults_gaveup_ci"]).isdisjoint(stored)
+    assert "\n" not in text
