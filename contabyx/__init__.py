@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from contabyx import _redact
 from contabyx.api import ContabyxAPI, contabyxAPI
 from contabyx.errors import (
     AccessDenied,
@@ -24,6 +25,8 @@ from contabyx.errors import (
 )
 
 __version__ = "0.1.0"
+
+_redact.install()
 
 __all__ = [
     "AccessDenied",

@@ -115,10 +115,10 @@ class Settings:
 def _check(s: Settings) -> None:
     if s.source not in SOURCES:
         raise ConfigError(f"SOURCE must be one of {', '.join(SOURCES)}, not {s.source!r}")
-    if not SQL_NAME.match(s.views_schema):
+    if not SQL_NAME.fullmatch(s.views_schema):
         raise ConfigError(f"VIEWS_SCHEMA {s.views_schema!r} is not a plain SQL identifier")
     for key in ("clients_info_table", "clients_info_by_year_table"):
-        if not TABLE_NAME.match(getattr(s, key)):
+        if not TABLE_NAME.fullmatch(getattr(s, key)):
             raise ConfigError(
                 f"{_env_key(key)} {getattr(s, key)!r} is not a valid DynamoDB table name "
                 "(3-255 characters: letters, digits, '_', '-', '.')"

@@ -46,7 +46,7 @@ def render_views(
     WITH NO SCHEMA BINDING, for the local PostgreSQL that has no such clause.
     """
     for what, name in (("spectrum schema", spectrum_schema), ("views schema", views_schema)):
-        if name is not None and not SQL_NAME.match(name):
+        if name is not None and not SQL_NAME.fullmatch(name):
             raise ConfigError(f"{what} {name!r} is not a plain SQL identifier")
     out = []
     for statement in _statements(sql if sql is not None else views_sql()):
