@@ -58,8 +58,7 @@ ACCESS_KEY = "AKIASENTINEL000001"
 SECRET_KEY = "sentinel-secret-key-XYZ"
 SESSION_TOKEN = "sentinel-session-token-RTY"
 DB_PASSWORD = "sentinel-db-password-QWE"
-#: Never anywhere, at any log level.
-#: Never anywhere, botocore's own DEBUG request dump included.
+#: Never anywhere, at any log level, botocore's own DEBUG request dump included.
 SENTINELS = (ACCESS_KEY, SECRET_KEY, SESSION_TOKEN, DB_PASSWORD)
 
 TABLES = {"clients_info_table": "sec_ci", "clients_info_by_year_table": "sec_ciby"}
