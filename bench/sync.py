@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -47,6 +48,25 @@ from dynamo.tables import create_tables  # noqa: E402
 from dynamo.views import create_views  # noqa: E402
 
 SQL = f"SELECT {', '.join(CLIENTS_INFO_COLUMNS)} FROM contabyx.clients_info ORDER BY clientid"
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds of a process and its reaped children (PostgreSQL's backends)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds spent by this process and by each server of the stack."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.pids = {s.name: s.pid for s in stack.status() if s.pid and s.name != "wire"}
+
+    def read(self) -> dict[str, float]:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        out = {"bench (this process)": own.ru_utime + own.ru_stime}
+        out.update({name: _process_cpu(pid) for name, pid in self.pids.items()})
+        return out
 
 
 def fresh_table(client: Any, name: str) -> str:
@@ -124,11 +144,14 @@ def peak_rss_of_sync(clients: int, conninfo: str, env: dict[str, str]) -> float:
     seed(conninfo, clients=clients, seed=3)
     client = dynamodb_client(pool=16, retries=True)
     fresh_table(client, "bench_rss")
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a child forked from
+    # this (large) process would report this process's peak instead of its own.
     code = (
-        "import resource; from dynamo.query import Insert;"
+        "from dynamo.query import Insert;"
         "i = Insert(clients_info_table='bench_rss', clients_info_by_year_table='bench_rss_y');"
         "a = i.clients_info(); b = i.clients_info_by_month();"
-        "print(a.items, b.items, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1];"
+        "print(a.items, b.items, hwm)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
@@ -162,13 +185,20 @@ def main() -> None:
     items = [client_item(row) for row in rows]
 
     results: dict[str, float] = {}
+    cpu_per_1000: dict[str, dict[str, float]] = {}
+    meter = CpuMeter(stack)
 
     def measure(name: str, fn: Callable[[], int], repeat: int) -> None:
         rates = []
+        before = meter.read()
         for _ in range(repeat):
             seconds, count = timed(fn)
             assert count == len(items), f"{name} wrote {count} of {len(items)} items"
             rates.append(count / seconds)
+        after = meter.read()
+        cpu_per_1000[name] = {
+            k: (after[k] - before[k]) * 1000 / (len(items) * repeat) for k in after
+        }
         results[name] = statistics.median(rates)
         runs = ", ".join(f"{r:,.0f}" for r in rates)
         print(f"  {name}: {results[name]:,.0f} items/s (runs: {runs})")
@@ -195,6 +225,11 @@ def main() -> None:
     if c is not None:
         print(f"  a/c = {a / c:.2f}x (>= 1.5x)")
     print(f"  a/d = {a / d:.2f}x (>= 0.8x)")
+
+    print("CPU seconds per 1,000 items, by process (2 cores shared by all):")
+    for name, cpu in cpu_per_1000.items():
+        parts = ", ".join(f"{k} {v:.3f}" for k, v in cpu.items())
+        print(f"  {name[:3]}: {parts}, total {sum(cpu.values()):.3f}")
 
     print("peak RSS of a whole sync (both tables):")
     small = peak_rss_of_sync(args.clients, conninfo, env)

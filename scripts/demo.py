@@ -65,8 +65,7 @@ def main() -> int:
 
     step("create the DynamoDB tables and the warehouse views")
     etl("create-tables")
-    # The local PostgreSQL has no WITH NO SCHEMA BINDING; Redshift needs no such flag.
-    etl("create-views", "--no-late-binding")
+    etl("create-views")
 
     step("run the sync")
     etl("run")

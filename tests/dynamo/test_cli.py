@@ -33,7 +33,7 @@ def etl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 @pytest.fixture(scope="module")
 def seeded(local_stack: Any, warehouse: Any) -> int:
     seed(local_stack.conninfo, clients=120, seed=5, years=(2020, 2024))
-    etl("create-views", "--no-late-binding")
+    etl("create-views")
     with warehouse.cursor() as cur:
         cur.execute("SELECT count(*) FROM contabyx.clients_info")
         row = cur.fetchone()
@@ -41,7 +41,7 @@ def seeded(local_stack: Any, warehouse: Any) -> int:
 
 
 def test_create_tables_views_and_run_load_every_client(seeded: int) -> None:
-    for args in (["create-tables"], ["create-tables"], ["create-views", "--no-late-binding"]):
+    for args in (["create-tables"], ["create-tables"], ["create-views"]):
         done = etl(*args)
         assert done.returncode == 0, done.stderr
     done = etl("run", "--json")

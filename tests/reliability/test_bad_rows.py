@@ -73,5 +73,6 @@ def test_bad_rows_are_left_out_and_counted(local_stack: Any, warehouse: Any) -> 
         assert 777 in expected, "the good Spectrum row counts for its client"
         assert not {778, 779, 780} & set(expected)
         assert differences(TABLES, expected) == []
+        print(f"\nbad rows: {len(expected)} clients exact; left out {summary['rejected_rows']}")
     finally:
         create_views(open_source(dict(local_stack.env)), late_binding=False)

@@ -53,3 +53,5 @@ def test_a_killed_sync_is_completed_by_the_next_run(local_stack: Any, warehouse:
     done = etl(TABLES, "run", "--json")
     assert done.returncode == 0, done.stderr
     assert differences(TABLES, expected) == []
+    found = count(TABLES[0]) + count(TABLES[1])
+    print(f"\ncrash: expected {2 * len(expected)} items, {partial} after the kill, {found} after")

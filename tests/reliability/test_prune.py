@@ -50,3 +50,4 @@ def test_prune_only_after_a_complete_successful_run(local_stack: Any, warehouse:
     summary = json.loads(done.stdout)
     assert [summary["tables"][t]["pruned"] for t in TABLES] == [len(gone), len(gone)]
     assert differences(TABLES, after) == []
+    print(f"\nprune: {len(before)} clients, {len(gone)} gone; pruned {len(gone)} per table")
