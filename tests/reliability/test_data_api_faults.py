@@ -165,7 +165,7 @@ def test_throttling_errors_and_drops_on_the_data_api_are_retried(
         drop=0.03,
         drop_after_forward=0.03,
         seed=4,
-        targets=(EXECUTE, DESCRIBE_STATEMENT, GET_RESULT),
+        targets=(EXECUTE, DESCRIBE_STATEMENT, GET_RESULT, GET_RESULT + "V2"),
     )
     upstream = local_stack.env["AWS_ENDPOINT_URL_REDSHIFT_DATA"]
     with FaultProxy(upstream, faults) as proxy:
@@ -174,6 +174,7 @@ def test_throttling_errors_and_drops_on_the_data_api_are_retried(
             info = insert.clients_info()
             by_year = insert.clients_info_by_month()
     counts = proxy.counts
+    print(f"\ndata api faults retried: {len(expected)} clients, proxy {counts}")
     assert counts["throttled"] and counts["server_error"]
     assert counts["dropped"] + counts["dropped_after_forward"]
     assert info.clientids == by_year.clientids == sorted(expected)

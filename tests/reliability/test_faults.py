@@ -381,6 +381,7 @@ def test_a_run_that_gives_up_says_how_far_it_got(local_stack: Any, warehouse: An
             insert.clients_info()
         insert.close()
     text = str(caught.value)
+    print(f"\ngave up: {text[:300]}")
     stored = _stored_keys(direct, tables["clients_info_table"])
     assert f"the run stopped after writing {len(stored)} of {len(expected)} clients" in text
     assert "re-run it to complete them" in text
