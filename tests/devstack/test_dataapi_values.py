@@ -135,7 +135,11 @@ def test_csv_quotes_what_needs_quoting_and_leaves_null_empty() -> None:
     assert to_csv([["", None, "\r"]]) == '"",,"\r"\n'
 
 
-cells = st.one_of(st.none(), st.text(alphabet=st.characters(blacklist_categories=["Cs"])))
+# PostgreSQL text never holds NUL (and Python 3.9's csv module cannot read it).
+cells = st.one_of(
+    st.none(),
+    st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00")),
+)
 
 
 @given(st.lists(st.lists(cells, min_size=2, max_size=2), max_size=20))
