@@ -6,6 +6,9 @@ One small protocol, :class:`Source`, and one module per backend:
 - :mod:`dynamo.extract.direct`: a direct connection through redshift-connector
   (``SOURCE=direct``).
 
+:mod:`dynamo.extract.values` holds the Data API's pure value conversion (typed JSON
+fields and CSV pages to Python values); it does no I/O.
+
 Both return the same rows with the same Python types: integers as ``int``,
 DECIMAL/NUMERIC as ``decimal.Decimal`` (never float), text as ``str``, NULL as
 ``None``.

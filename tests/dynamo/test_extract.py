@@ -3,6 +3,8 @@
 
 The rows are written with psycopg straight into the warehouse (schema
 ``extract_test``), so what a source returns is compared with data it did not write.
+The package's own helper, :func:`~dynamo.extract.short_sql`, is tested with the
+failures whose messages it shortens.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from dynamo.extract import ExtractError, Source
+from dynamo.extract import ExtractError, Source, short_sql
 from dynamo.extract.data_api import DataApiSource
 from dynamo.extract.direct import DirectSource
 
@@ -193,6 +195,13 @@ def test_empty_result(source: Source, table: str) -> None:
 
 
 # --------------------------------------------------------------------------- failures
+
+
+def test_short_sql_is_one_bounded_line() -> None:
+    assert short_sql("\n  SELECT a,\n b FROM t") == "SELECT a, ..."
+    long = "SELECT " + ", ".join(f"column_{i}" for i in range(50))
+    preview = short_sql(long)
+    assert len(preview) <= 80 and preview.endswith("...") and "\n" not in preview
 
 
 def test_failing_statement_names_it(data_api: DataApiSource) -> None:

@@ -1,41 +1,30 @@
-"""Unit tests of the extract side without a warehouse: Data API value conversion,
-``:name`` translation for the direct source, configuration and error hygiene."""
+"""Unit tests of :mod:`dynamo.extract.values`: the Data API's typed JSON fields and
+CSV pages to Python values, without a warehouse."""
 
 from __future__ import annotations
 
 import csv
 import io
 import math
-import socket
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dynamo.extract import ExtractError
-from dynamo.extract.data_api import (
+from dynamo.extract.values import (
     CsvPageParser,
-    DataApiSource,
     column_converter,
     csv_column_converter,
     parse_timestamp,
     record_converter,
-    short_sql,
 )
-from dynamo.extract.direct import DirectSource, ParameterError, to_qmark
 
 # Column metadata as GetStatementResult returns it (trimmed to what matters).
 INT8 = {"name": "clientid", "typeName": "int8", "precision": 19, "scale": 0}
 NUMERIC = {"name": "amount", "typeName": "numeric", "precision": 12, "scale": 2}
 VARCHAR = {"name": "nature", "typeName": "varchar", "precision": 16, "scale": 0}
-
-
-def _data_api(**kwargs: Any) -> DataApiSource:
-    # Making a boto3 client does no I/O; nothing here sends a request.
-    return DataApiSource(region="us-east-1", **kwargs)
 
 
 # --------------------------------------------------------------------------- values
@@ -328,263 +317,3 @@ class TestCsvPageParser:
         parsed = list(parser.rows(_page(_csv(lines)), first_page=True))
         assert parsed == rows
         assert [str(row[1]) for row in parsed] == [str(row[1]) for row in rows]
-
-
-def test_short_sql_is_one_bounded_line() -> None:
-    assert short_sql("\n  SELECT a,\n b FROM t") == "SELECT a, ..."
-    long = "SELECT " + ", ".join(f"column_{i}" for i in range(50))
-    preview = short_sql(long)
-    assert len(preview) <= 80 and preview.endswith("...") and "\n" not in preview
-
-
-# --------------------------------------------------------------------------- Data API setup
-
-
-class TestDataApiConfiguration:
-    @pytest.mark.parametrize(
-        "kwargs",
-        [
-            {},
-            {"cluster": "c1"},
-            {"db_user": "u"},
-            {"workgroup": "w", "cluster": "c1"},
-            {"workgroup": "w", "db_user": "u"},
-            {"secret_arn": "arn:s", "db_user": "u"},
-        ],
-    )
-    def test_bad_auth_combinations(self, kwargs: dict[str, str]) -> None:
-        with pytest.raises(ValueError, match=r"cluster|secret_arn|workgroup"):
-            _data_api(**kwargs)
-
-    @pytest.mark.parametrize(
-        "kwargs",
-        [
-            {"cluster": "c1", "db_user": "u"},
-            {"secret_arn": "arn:s"},
-            {"secret_arn": "arn:s", "cluster": "c1"},
-            {"workgroup": "w"},
-            {"workgroup": "w", "secret_arn": "arn:s"},
-        ],
-    )
-    def test_good_auth_combinations(self, kwargs: dict[str, str]) -> None:
-        source = _data_api(**kwargs)
-        assert source.client.meta.service_model.service_name == "redshift-data"
-
-    def test_from_settings_cluster_defaults(self) -> None:
-        source = DataApiSource.from_settings(
-            {"CLUSTER": "c1", "AWS_REGION": "eu-west-1", "DBUSER": None, "SECRET_ARN": ""}
-        )
-        assert (source.database, source.cluster, source.db_user) == ("dev", "c1", "awsuser")
-        assert source.statement_timeout == 3600.0
-        assert source.client.meta.region_name == "eu-west-1"
-
-    def test_from_settings_secret_and_workgroup(self) -> None:
-        secret = DataApiSource.from_settings(
-            {"SECRET_ARN": "arn:s", "CLUSTER": "c1", "DATABASE": "db", "AWS_REGION": "us-east-1"}
-        )
-        assert (secret.secret_arn, secret.cluster, secret.db_user) == ("arn:s", "c1", None)
-        serverless = DataApiSource.from_settings(
-            {"WORKGROUP": "w", "CLUSTER": "c1", "STATEMENT_TIMEOUT": "12.5", "AWS_REGION": "x-1"}
-        )
-        assert (serverless.workgroup, serverless.cluster) == ("w", None)
-        assert serverless.statement_timeout == 12.5
-
-    def test_from_settings_without_target_fails_clearly(self) -> None:
-        with pytest.raises(ValueError, match="cluster"):
-            DataApiSource.from_settings({"AWS_REGION": "us-east-1", "DBUSER": "u"})
-
-    def test_endpoint_from_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_REDSHIFT_DATA", "http://127.0.0.1:1")
-        assert _data_api(workgroup="w").client.meta.endpoint_url == "http://127.0.0.1:1"
-
-    def test_missing_region_is_a_clear_error(
-        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
-    ) -> None:
-        for key in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
-            monkeypatch.delenv(key, raising=False)
-        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-        with pytest.raises(ValueError, match="AWS_REGION"):
-            DataApiSource(workgroup="w")
-
-    def test_parameters_are_checked_before_any_request(self) -> None:
-        # An unroutable endpoint: a request would fail differently (and slowly).
-        source = _data_api(workgroup="w", endpoint_url="http://127.0.0.1:1")
-        with pytest.raises(ValueError, match="name"):
-            source.rows("SELECT :a", {"a-b": 1})
-        with pytest.raises(ValueError, match=":a"):
-            source.rows("SELECT :a", {"a": ""})
-
-    def test_result_format(self) -> None:
-        assert _data_api(workgroup="w").result_format == "JSON"
-        assert _data_api(workgroup="w", result_format="CSV").result_format == "CSV"
-        assert _data_api(workgroup="w", result_format="csv").result_format == "CSV"
-        for bad in ("XML", "", "json-csv"):
-            with pytest.raises(ValueError, match="result_format"):
-                _data_api(workgroup="w", result_format=bad)
-
-    @pytest.mark.parametrize(
-        ("value", "expected"),
-        [(None, "JSON"), ("", "JSON"), ("json", "JSON"), ("csv", "CSV"), ("CSV", "CSV")],
-    )
-    def test_result_format_from_settings(self, value: str | None, expected: str) -> None:
-        source = DataApiSource.from_settings(
-            {"WORKGROUP": "w", "AWS_REGION": "us-east-1", "DATA_API_RESULT_FORMAT": value}
-        )
-        assert source.result_format == expected
-
-    def test_bad_result_format_setting(self) -> None:
-        with pytest.raises(ValueError, match="result_format"):
-            DataApiSource.from_settings(
-                {"WORKGROUP": "w", "AWS_REGION": "us-east-1", "DATA_API_RESULT_FORMAT": "parquet"}
-            )
-
-    def test_repr_names_the_target(self) -> None:
-        text = repr(_data_api(cluster="c1", db_user="awsuser"))
-        assert text == "DataApiSource(database='dev', cluster='c1', db_user='awsuser')"
-        csv_source = _data_api(workgroup="w", result_format="csv")
-        assert (
-            repr(csv_source) == "DataApiSource(database='dev', workgroup='w', result_format='CSV')"
-        )
-
-
-# --------------------------------------------------------------------------- :name
-
-
-class TestToQmark:
-    def test_simple_and_values_as_text(self) -> None:
-        sql, args = to_qmark("SELECT * FROM t WHERE id > :last LIMIT :n", {"last": 5, "n": "10"})
-        assert sql == "SELECT * FROM t WHERE id > ? LIMIT ?"
-        assert args == ["5", "10"]
-
-    def test_repeated_name_is_bound_each_time(self) -> None:
-        sql, args = to_qmark("SELECT :a, :b, :a", {"a": 1, "b": 2})
-        assert (sql, args) == ("SELECT ?, ?, ?", ["1", "2", "1"])
-
-    def test_casts_are_not_parameters(self) -> None:
-        sql, args = to_qmark("SELECT :n::int, x::numeric(12,2), y :: text", {"n": 1})
-        assert sql == "SELECT ?::int, x::numeric(12,2), y :: text"
-        assert args == ["1"]
-
-    @pytest.mark.parametrize(
-        "literal",
-        [
-            "':a'",
-            "'it''s :a'",
-            "E'\\' :a'",
-            '":a"',
-            '"a"":a"',
-            "$$ :a $$",
-            "$body$ :a $body$",
-            "/* :a /* nested :a */ :a */",
-        ],
-    )
-    def test_literals_identifiers_and_comments_are_left_alone(self, literal: str) -> None:
-        sql, args = to_qmark(f"SELECT {literal}, :b", {"b": 2})
-        assert sql == f"SELECT {literal}, ?"
-        assert args == ["2"]
-
-    def test_line_comment(self) -> None:
-        sql, args = to_qmark("SELECT 1 -- :a\n, :b", {"b": 2})
-        assert (sql, args) == ("SELECT 1 -- :a\n, ?", ["2"])
-
-    def test_array_slice_and_lone_colon(self) -> None:
-        sql, args = to_qmark("SELECT a[1:2], x[:n], ': ' || b : c", {"n": 3})
-        assert sql == "SELECT a[1:2], x[?], ': ' || b : c"
-        assert args == ["3"]
-
-    def test_missing_value(self) -> None:
-        with pytest.raises(ParameterError, match=":missing") as info:
-            to_qmark("SELECT :present, :missing", {"present": 1})
-        assert isinstance(info.value, ExtractError) and isinstance(info.value, ValueError)
-
-    def test_unused_values_are_ignored(self) -> None:
-        assert to_qmark("SELECT :a", {"a": 1, "b": 2}) == ("SELECT ?", ["1"])
-
-    def test_bare_question_mark_is_refused(self) -> None:
-        # The driver would take it for a placeholder of its own.
-        with pytest.raises(ParameterError):
-            to_qmark("SELECT ? , :a", {"a": 1})
-        assert to_qmark("SELECT '?', :a -- why?", {"a": 1}) == ("SELECT '?', ? -- why?", ["1"])
-
-    def test_the_rows_call_checks_parameters_before_any_connection(self) -> None:
-        source = DirectSource(host="127.0.0.1", port=_closed_port(), password="pw")
-        with pytest.raises(ParameterError, match=":b"):
-            source.rows("SELECT :a, :b", {"a": 1})
-        # Without parameters the SQL runs as written: nothing to check, nothing run yet.
-        source.rows("SELECT :a", {})
-
-    @given(
-        st.lists(
-            st.sampled_from(
-                [" :p ", " :q ", "::int", " ':p' ", ' ":q" ', " -- :p\n", " /* :q */ ", " x ", ","]
-            ),
-            max_size=30,
-        )
-    )
-    def test_only_placeholders_change(self, tokens: list[str]) -> None:
-        sql = "SELECT" + "".join(tokens)
-        out, args = to_qmark(sql, {"p": "P", "q": "Q"})
-        placeholders = {" :p ": "P", " :q ": "Q"}
-        assert args == [placeholders[t] for t in tokens if t in placeholders]
-        assert out == "SELECT" + "".join(" ? " if t in placeholders else t for t in tokens)
-
-
-# --------------------------------------------------------------------------- direct setup
-
-
-class TestDirectConfiguration:
-    def test_from_settings(self) -> None:
-        source = DirectSource.from_settings(
-            {
-                "REDSHIFT_HOST": "h",
-                "REDSHIFT_PORT": "5440",
-                "DBUSER": "etl",
-                "REDSHIFT_PASSWORD": "pw",
-                "REDSHIFT_IAM": "false",
-                "STATEMENT_TIMEOUT": None,
-            }
-        )
-        assert (source.host, source.port, source.database, source.user) == ("h", 5440, "dev", "etl")
-        assert source.statement_timeout == 3600.0 and not source.iam
-
-    def test_from_settings_iam(self) -> None:
-        source = DirectSource.from_settings(
-            {"REDSHIFT_IAM": "TRUE", "CLUSTER": "c1", "AWS_REGION": "eu-west-1"}
-        )
-        assert source.iam and source.cluster_identifier == "c1" and source.db_user == "awsuser"
-
-    def test_bad_settings(self) -> None:
-        with pytest.raises(ValueError, match="REDSHIFT_IAM"):
-            DirectSource.from_settings({"REDSHIFT_HOST": "h", "REDSHIFT_IAM": "maybe"})
-        with pytest.raises(ValueError, match="host"):
-            DirectSource.from_settings({"REDSHIFT_PASSWORD": "pw"})
-        with pytest.raises(ValueError, match="cluster_identifier"):
-            DirectSource(iam=True, db_user="u")
-
-    def test_password_never_shown(self) -> None:
-        password = "s3cr3t-Pa55"
-        source = DirectSource(host="127.0.0.1", port=_closed_port(), password=password, timeout=2)
-        assert password not in repr(source) and password not in str(source)
-        with pytest.raises(ExtractError) as info:
-            list(source.rows("SELECT 1"))
-        message = str(info.value)
-        assert "127.0.0.1" in message and password not in message
-        assert "\n" not in message
-        assert info.value.__cause__ is None  # the driver's error is not chained
-        chain: BaseException | None = info.value
-        while chain is not None:
-            assert password not in str(chain)
-            chain = chain.__cause__
-
-    def test_closed_source_refuses_statements(self) -> None:
-        source = DirectSource(host="127.0.0.1", port=_closed_port(), password="pw")
-        source.close()
-        with pytest.raises(ExtractError, match="closed"):
-            list(source.rows("SELECT 1"))
-
-
-def _closed_port() -> int:
-    """A local port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -1,0 +1,125 @@
+"""Unit tests of :class:`~dynamo.extract.data_api.DataApiSource` without a warehouse:
+its configuration, and the parameters it checks before any request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dynamo.extract.data_api import DataApiSource
+
+
+def _data_api(**kwargs: Any) -> DataApiSource:
+    # Making a boto3 client does no I/O; nothing here sends a request.
+    return DataApiSource(region="us-east-1", **kwargs)
+
+
+# --------------------------------------------------------------------------- Data API setup
+
+
+class TestDataApiConfiguration:
+    @pytest.mark.parametrize(
+        "kwargs",
+        [
+            {},
+            {"cluster": "c1"},
+            {"db_user": "u"},
+            {"workgroup": "w", "cluster": "c1"},
+            {"workgroup": "w", "db_user": "u"},
+            {"secret_arn": "arn:s", "db_user": "u"},
+        ],
+    )
+    def test_bad_auth_combinations(self, kwargs: dict[str, str]) -> None:
+        with pytest.raises(ValueError, match=r"cluster|secret_arn|workgroup"):
+            _data_api(**kwargs)
+
+    @pytest.mark.parametrize(
+        "kwargs",
+        [
+            {"cluster": "c1", "db_user": "u"},
+            {"secret_arn": "arn:s"},
+            {"secret_arn": "arn:s", "cluster": "c1"},
+            {"workgroup": "w"},
+            {"workgroup": "w", "secret_arn": "arn:s"},
+        ],
+    )
+    def test_good_auth_combinations(self, kwargs: dict[str, str]) -> None:
+        source = _data_api(**kwargs)
+        assert source.client.meta.service_model.service_name == "redshift-data"
+
+    def test_from_settings_cluster_defaults(self) -> None:
+        source = DataApiSource.from_settings(
+            {"CLUSTER": "c1", "AWS_REGION": "eu-west-1", "DBUSER": None, "SECRET_ARN": ""}
+        )
+        assert (source.database, source.cluster, source.db_user) == ("dev", "c1", "awsuser")
+        assert source.statement_timeout == 3600.0
+        assert source.client.meta.region_name == "eu-west-1"
+
+    def test_from_settings_secret_and_workgroup(self) -> None:
+        secret = DataApiSource.from_settings(
+            {"SECRET_ARN": "arn:s", "CLUSTER": "c1", "DATABASE": "db", "AWS_REGION": "us-east-1"}
+        )
+        assert (secret.secret_arn, secret.cluster, secret.db_user) == ("arn:s", "c1", None)
+        serverless = DataApiSource.from_settings(
+            {"WORKGROUP": "w", "CLUSTER": "c1", "STATEMENT_TIMEOUT": "12.5", "AWS_REGION": "x-1"}
+        )
+        assert (serverless.workgroup, serverless.cluster) == ("w", None)
+        assert serverless.statement_timeout == 12.5
+
+    def test_from_settings_without_target_fails_clearly(self) -> None:
+        with pytest.raises(ValueError, match="cluster"):
+            DataApiSource.from_settings({"AWS_REGION": "us-east-1", "DBUSER": "u"})
+
+    def test_endpoint_from_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_REDSHIFT_DATA", "http://127.0.0.1:1")
+        assert _data_api(workgroup="w").client.meta.endpoint_url == "http://127.0.0.1:1"
+
+    def test_missing_region_is_a_clear_error(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+    ) -> None:
+        for key in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+            monkeypatch.delenv(key, raising=False)
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+        with pytest.raises(ValueError, match="AWS_REGION"):
+            DataApiSource(workgroup="w")
+
+    def test_parameters_are_checked_before_any_request(self) -> None:
+        # An unroutable endpoint: a request would fail differently (and slowly).
+        source = _data_api(workgroup="w", endpoint_url="http://127.0.0.1:1")
+        with pytest.raises(ValueError, match="name"):
+            source.rows("SELECT :a", {"a-b": 1})
+        with pytest.raises(ValueError, match=":a"):
+            source.rows("SELECT :a", {"a": ""})
+
+    def test_result_format(self) -> None:
+        assert _data_api(workgroup="w").result_format == "JSON"
+        assert _data_api(workgroup="w", result_format="CSV").result_format == "CSV"
+        assert _data_api(workgroup="w", result_format="csv").result_format == "CSV"
+        for bad in ("XML", "", "json-csv"):
+            with pytest.raises(ValueError, match="result_format"):
+                _data_api(workgroup="w", result_format=bad)
+
+    @pytest.mark.parametrize(
+        ("value", "expected"),
+        [(None, "JSON"), ("", "JSON"), ("json", "JSON"), ("csv", "CSV"), ("CSV", "CSV")],
+    )
+    def test_result_format_from_settings(self, value: str | None, expected: str) -> None:
+        source = DataApiSource.from_settings(
+            {"WORKGROUP": "w", "AWS_REGION": "us-east-1", "DATA_API_RESULT_FORMAT": value}
+        )
+        assert source.result_format == expected
+
+    def test_bad_result_format_setting(self) -> None:
+        with pytest.raises(ValueError, match="result_format"):
+            DataApiSource.from_settings(
+                {"WORKGROUP": "w", "AWS_REGION": "us-east-1", "DATA_API_RESULT_FORMAT": "parquet"}
+            )
+
+    def test_repr_names_the_target(self) -> None:
+        text = repr(_data_api(cluster="c1", db_user="awsuser"))
+        assert text == "DataApiSource(database='dev', cluster='c1', db_user='awsuser')"
+        csv_source = _data_api(workgroup="w", result_format="csv")
+        assert (
+            repr(csv_source) == "DataApiSource(database='dev', workgroup='w', result_format='CSV')"
+        )
