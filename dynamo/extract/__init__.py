@@ -25,11 +25,12 @@ from __future__ import annotations
 import abc
 import threading
 from collections.abc import Iterator, Mapping
-from typing import Any, Union
+from typing import Any, TypeVar, Union
 
 #: A query parameter value; it is always sent as a bound parameter, never spliced into SQL.
 ParamValue = Union[str, int]
 Row = tuple[Any, ...]
+_S = TypeVar("_S", bound="Source")
 
 
 def short_sql(sql: str, limit: int = 80) -> str:
@@ -83,6 +84,12 @@ class Source(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has none."""
+
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def open_source(settings: Mapping[str, str | None], kind: str = "data-api") -> Source:

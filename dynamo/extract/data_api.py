@@ -246,12 +246,6 @@ class DataApiSource(Source):
             shown.append(f"result_format={self.result_format!r}")
         return f"{type(self).__name__}({', '.join(shown)})"
 
-    def __enter__(self) -> DataApiSource:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     @property
     def client(self) -> RedshiftDataAPIServiceClient:
         """The shared low-level ``redshift-data`` client."""

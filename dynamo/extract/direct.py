@@ -358,12 +358,6 @@ class DirectSource(Source):
             shown.append(f"iam=True, cluster_identifier={self.cluster_identifier!r}")
         return f"{type(self).__name__}({', '.join(shown)})"
 
-    def __enter__(self) -> DirectSource:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     # -- Source -----------------------------------------------------------------------
 
     def rows(
