@@ -14,13 +14,12 @@ Example::
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from ..httpd import LoopbackHTTPServer, QuietHandler, content_length, is_loopback
 from .api import DataApi
 from .errors import ApiError
 
@@ -30,36 +29,23 @@ _log = logging.getLogger(__name__)
 
 _CONTENT_TYPE = "application/x-amz-json-1.1"
 _TARGET_PREFIX = "RedshiftData."
-_MAX_BODY = 16 * 1024 * 1024
-_LOOPBACK_NAMES = ("localhost",)
 
 
-class DataApiHTTPServer(ThreadingHTTPServer):
+class DataApiHTTPServer(LoopbackHTTPServer):
     """A threaded HTTP server holding the :class:`DataApi` its handlers call."""
-
-    daemon_threads = True
-    # The sync keeps many statements in flight; a deep backlog avoids refused polls.
-    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], api: DataApi) -> None:
         self.api = api
         super().__init__(address, _Handler)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     server: DataApiHTTPServer
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out as two writes; with Nagle on, delayed ACKs cost 40 ms each.
-    disable_nagle_algorithm = True
     server_version = "contabyx-dataapi"
-    sys_version = ""
+    log = _log
 
     def version_string(self) -> str:
         return self.server_version
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # Only the request line reaches here; headers (Authorization) never do.
-        _log.debug("%s " + format, self.address_string(), *args)
 
     def _send(self, status: int, body: dict[str, Any]) -> None:
         payload = json.dumps(body).encode()
@@ -74,11 +60,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(error.status, error.body())
 
     def do_POST(self) -> None:
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if not 0 <= length <= _MAX_BODY:
+        length = content_length(self.headers.get("Content-Length"))
+        if length is None:
             self.close_connection = True
             self._send_error(ApiError("SerializationException", "Invalid Content-Length."))
             return
@@ -113,16 +96,6 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_error(ApiError("UnknownOperationException", "Use POST /.", status=404))
 
 
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.version == 4 and address.is_loopback
-
-
 def make_http_server(api: DataApi, host: str = "127.0.0.1", port: int = 0) -> DataApiHTTPServer:
     """Bind the emulator's HTTP server (loopback addresses only; port 0 picks a free one).
 
@@ -131,6 +104,6 @@ def make_http_server(api: DataApi, host: str = "127.0.0.1", port: int = 0) -> Da
         server = make_http_server(api, "127.0.0.1", 0)
         print(server.server_address[1])
     """
-    if not _is_loopback(host):
+    if not is_loopback(host, ipv4_only=True):
         raise ValueError(f"the Data API emulator listens on loopback only, not {host!r}")
     return DataApiHTTPServer((host, port), api)
