@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from dynamo.config import SOURCES
 from dynamo.query import Insert
-from dynamo.sync import KINDS
+from dynamo.sync import KINDS, Progress
 
 log = logging.getLogger("dynamo")
 
@@ -77,7 +77,7 @@ def _positive(text: str) -> int:
     return value
 
 
-class _Progress:
+class _Progress(Progress):
     """A tqdm bar on a terminal, nothing elsewhere (cron logs stay readable)."""
 
     def __init__(self, name: str, enabled: bool) -> None:
@@ -87,6 +87,11 @@ class _Progress:
             from tqdm import tqdm
 
             self._bar = tqdm(desc=name, unit=" items", dynamic_ncols=True, file=sys.stderr)
+
+    def planned(self, clients: int) -> None:
+        if self._bar is not None:
+            self._bar.total = clients
+            self._bar.refresh()
 
     def rows(self, n: int) -> None:
         self._rows += n
@@ -121,7 +126,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
                 method = (
                     insert.clients_info if name == "clients_info" else insert.clients_info_by_month
                 )
-                result = method(args.entries, on_rows=progress.rows, on_written=progress.written)
+                result = method(args.entries, progress=progress)
             finally:
                 progress.close()
             results.append(result)

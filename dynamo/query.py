@@ -14,14 +14,13 @@ is made and ``entries`` when a method is called, both before any I/O.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any, Optional
 
 from dynamo import sync
 from dynamo.aws import dynamodb_client
 from dynamo.config import Settings, load_settings
 from dynamo.extract import Source, open_source
-from dynamo.sync import SyncResult
+from dynamo.sync import Progress, SyncResult
 
 log = logging.getLogger(__name__)
 
@@ -52,21 +51,19 @@ class Insert:
         self,
         entries: int = 0,
         *,
-        on_rows: Optional[Callable[[int], None]] = None,
-        on_written: Optional[Callable[[str, int], None]] = None,
+        progress: Optional[Progress] = None,
     ) -> SyncResult:
         """Write one item per client to the ``clients_info`` table."""
-        return self._run(sync.CLIENTS_INFO, entries, on_rows, on_written)
+        return self._run(sync.CLIENTS_INFO, entries, progress)
 
     def clients_info_by_month(
         self,
         entries: int = 0,
         *,
-        on_rows: Optional[Callable[[int], None]] = None,
-        on_written: Optional[Callable[[str, int], None]] = None,
+        progress: Optional[Progress] = None,
     ) -> SyncResult:
         """Write one item per client, holding every year and month, to ``clients_info_by_year``."""
-        return self._run(sync.CLIENTS_INFO_BY_YEAR, entries, on_rows, on_written)
+        return self._run(sync.CLIENTS_INFO_BY_YEAR, entries, progress)
 
     def source_rejects(self) -> dict[str, int]:
         """Source rows the views leave out, by reason (``contabyx.source_rejects``).
@@ -133,8 +130,7 @@ class Insert:
         self,
         kind: sync.TableKind,
         entries: int,
-        on_rows: Optional[Callable[[int], None]],
-        on_written: Optional[Callable[[str, int], None]],
+        progress: Optional[Progress],
     ) -> SyncResult:
         sync.check_entries(entries)
         result = sync.sync_table(
@@ -143,8 +139,7 @@ class Insert:
             source=self.source,
             client=self.client,
             entries=entries,
-            on_rows=on_rows,
-            on_written=on_written,
+            progress=progress,
         )
         log.info(
             "synced %d items to %s in %.1f s (%d retries)",

@@ -33,6 +33,22 @@ log = logging.getLogger(__name__)
 _NO_LIMIT = 2**63 - 1
 
 
+class Progress:
+    """What a sync reports as it goes; override what you need (the CLI draws a bar).
+
+    Methods are called from the sync's reader and writer threads.
+    """
+
+    def planned(self, clients: int) -> None:
+        """The number of clients this sync will write, once known."""
+
+    def rows(self, count: int) -> None:
+        """``count`` more warehouse rows were read."""
+
+    def written(self, table: str, count: int) -> None:
+        """``count`` more items were written to ``table``."""
+
+
 @dataclass(frozen=True)
 class TableKind:
     """One of the two syncs: which view it reads, how rows become items, which table."""
@@ -157,11 +173,11 @@ def sync_table(
     source: Source,
     client: Any,
     entries: int = 0,
-    on_rows: Optional[Callable[[int], None]] = None,
-    on_written: Optional[Callable[[str, int], None]] = None,
+    progress: Optional[Progress] = None,
 ) -> SyncResult:
     """Write every client (or the ``entries`` lowest clientids) of ``kind`` to its table."""
     entries = check_entries(entries)
+    progress = progress or Progress()
     table = getattr(settings, kind.table_setting)
     started = time.monotonic()
     plan = [
@@ -172,6 +188,7 @@ def sync_table(
         )
     ]
     planned = plan[-1][1] if plan else 0
+    progress.planned(planned)
     ranges = plan_ranges([clientid for clientid, _ in plan])
     log.info(
         "%s: %d clientid ranges of up to %d clients", table, len(ranges), settings.chunk_clients
@@ -203,11 +220,13 @@ def sync_table(
                 close()
             with rows_lock:
                 rows_read += count
-            if on_rows is not None:
-                on_rows(count)
+            progress.rows(count)
 
     writer = ItemWriter(
-        client, workers=settings.workers, max_retries=settings.max_retries, on_written=on_written
+        client,
+        workers=settings.workers,
+        max_retries=settings.max_retries,
+        on_written=progress.written,
     )
     try:
         with writer, ThreadPoolExecutor(settings.readers, thread_name_prefix="sync-reader") as pool:
