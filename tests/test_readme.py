@@ -18,11 +18,7 @@ from typing import Any
 
 import pytest
 
-from devstack.seed import seed
-from dynamo.extract import open_source
-from dynamo.query import Insert
-from dynamo.tables import create_tables
-from dynamo.views import create_views
+from tests.support.synced import seed_and_sync
 
 ROOT = Path(__file__).resolve().parents[1]
 OUR_COMMANDS = ("contabyx ", "contabyx-etl ", "contabyx-local ")
@@ -42,13 +38,8 @@ def expected_output(comment: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def demo_data(local_stack: Any) -> None:
-    seed(local_stack.conninfo, clients=1000, seed=42)
-    create_views(open_source(dict(local_stack.env)), late_binding=False)
-    create_tables()
-    insert = Insert()
-    insert.clients_info()
-    insert.clients_info_by_month()
+def demo_data(local_stack: Any, warehouse: Any) -> None:
+    seed_and_sync(local_stack, warehouse, clients=1000, seed=42)
 
 
 def test_the_examples_exist() -> None:

@@ -14,11 +14,9 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any, Optional
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import NoCredentialsError
@@ -36,12 +34,8 @@ from contabyx import (
     Throttled,
     contabyxAPI,
 )
-from devstack.seed import seed
-from dynamo.extract import open_source
-from dynamo.query import Insert
-from dynamo.tables import create_tables
-from dynamo.views import create_views
-from tests.support.expected import ClientFigures, Figures, from_warehouse
+from tests.support.expected import ClientFigures, Figures, cents, expected_client
+from tests.support.synced import seed_and_sync
 
 CLIENTS = 300
 INFO = "api_clients_info"
@@ -54,55 +48,15 @@ SENTINEL_TOKEN = "sentinel-session-token-0042"
 SENTINELS = (SENTINEL_KEY_ID, SENTINEL_SECRET, SENTINEL_TOKEN)
 
 
-def cents(value: Decimal) -> float:
-    return float(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN))
-
-
-def level(f: Figures) -> dict[str, Any]:
-    return {
-        "balance": cents(f.balance),
-        "income": cents(f.income),
-        "expense": cents(f.expense),
-        "income_count": f.income_count,
-        "expense_count": f.expense_count,
-    }
-
-
-def expected_client(clientid: int, c: ClientFigures, return_type: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"clientid": clientid, **level(c.total)}
-    if return_type == "total":
-        return out
-    years: dict[int, dict[str, Any]] = {}
-    for year in sorted(c.years):
-        years[year] = level(c.years[year])
-        if return_type == "by_month":
-            years[year]["months"] = {
-                m: level(c.months[(y, m)]) for (y, m) in sorted(c.months) if y == year
-            }
-    out["years"] = years
-    return out
-
-
 # --- fixtures -----------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def expected(local_stack: Any, warehouse: Any) -> dict[int, ClientFigures]:
     """Seed, compute the figures from the source rows, sync into this module's tables."""
-    seed(local_stack.conninfo, clients=CLIENTS, seed=7, years=YEARS)
-    figures = from_warehouse(warehouse)
-    create_views(open_source(dict(local_stack.env)), late_binding=False)
-    client = boto3.client("dynamodb")
-    existing = client.list_tables()["TableNames"]
-    for name in (INFO, BY_YEAR):
-        if name in existing:  # a stack reused from an earlier run
-            client.delete_table(TableName=name)
-            client.get_waiter("table_not_exists").wait(TableName=name)
-    create_tables(client, INFO, BY_YEAR)
-    with Insert(clients_info_table=INFO, clients_info_by_year_table=BY_YEAR) as insert:
-        insert.clients_info()
-        insert.clients_info_by_month()
-    return figures
+    return seed_and_sync(
+        local_stack, warehouse, clients=CLIENTS, seed=7, years=YEARS, tables=(INFO, BY_YEAR)
+    )
 
 
 @pytest.fixture(scope="module")

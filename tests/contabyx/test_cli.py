@@ -6,20 +6,15 @@ import json
 import os
 import subprocess
 import sys
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from contabyx.cli import main
-from devstack.seed import seed
-from dynamo.extract import open_source
-from dynamo.query import Insert
-from dynamo.tables import create_tables
-from dynamo.views import create_views
-from tests.support.expected import ClientFigures, Figures, from_warehouse
+from tests.support.expected import ClientFigures, cents, expected_client, level
+from tests.support.synced import seed_and_sync
 
 INFO = "cli_clients_info"
 BY_YEAR = "cli_clients_info_by_year"
@@ -27,26 +22,11 @@ TABLES = ["--clients-info-table", INFO, "--clients-info-by-year-table", BY_YEAR]
 REPO = Path(__file__).resolve().parents[2]
 
 
-def cents(value: Decimal) -> float:
-    return float(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN))
-
-
 @pytest.fixture(scope="module")
 def expected(local_stack: Any, warehouse: Any) -> dict[int, ClientFigures]:
-    seed(local_stack.conninfo, clients=30, seed=9, years=(2019, 2021))
-    figures = from_warehouse(warehouse)
-    create_views(open_source(dict(local_stack.env)), late_binding=False)
-    client = boto3.client("dynamodb")
-    existing = client.list_tables()["TableNames"]
-    for name in (INFO, BY_YEAR):
-        if name in existing:
-            client.delete_table(TableName=name)
-            client.get_waiter("table_not_exists").wait(TableName=name)
-    create_tables(client, INFO, BY_YEAR)
-    with Insert(clients_info_table=INFO, clients_info_by_year_table=BY_YEAR) as insert:
-        insert.clients_info()
-        insert.clients_info_by_month()
-    return figures
+    return seed_and_sync(
+        local_stack, warehouse, clients=30, seed=9, years=(2019, 2021), tables=(INFO, BY_YEAR)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -85,23 +65,13 @@ def test_balance_income_expense(
         assert json.loads(out) == cents(want), argv
 
 
-def level(f: Figures) -> dict[str, Any]:
-    return {
-        "balance": cents(f.balance),
-        "income": cents(f.income),
-        "expense": cents(f.expense),
-        "income_count": f.income_count,
-        "expense_count": f.expense_count,
-    }
-
-
 def test_client_by_total_year_month(
     some: tuple[int, ClientFigures, int], capsys: pytest.CaptureFixture[str]
 ) -> None:
     clientid, c, _ = some
     status, out, _ = run([*TABLES, "client", str(clientid)], capsys)
     assert status == 0
-    assert json.loads(out) == {"clientid": clientid, **level(c.total)}
+    assert json.loads(out) == expected_client(clientid, c, "total")
 
     status, out, _ = run([*TABLES, "client", str(clientid), "--by", "year"], capsys)
     assert status == 0

@@ -18,12 +18,7 @@ from hypothesis import strategies as st
 
 from contabyx import ClientNotFound, contabyxAPI
 from contabyx._validate import MAX_ID, RETURN_TYPES
-from devstack.seed import seed
-from dynamo.extract import open_source
-from dynamo.query import Insert
-from dynamo.tables import create_tables
-from dynamo.views import create_views
-from tests.support.expected import from_warehouse
+from tests.support.synced import seed_and_sync
 
 INFO = "prop_clients_info"
 BY_YEAR = "prop_clients_info_by_year"
@@ -38,20 +33,10 @@ EXAMPLES = settings(
 @pytest.fixture(scope="module")
 def known(local_stack: Any, warehouse: Any) -> frozenset[int]:
     """Sync a small seeded population into this module's tables; the ids it has."""
-    seed(local_stack.conninfo, clients=40, seed=5, years=(2018, 2021))
-    ids = frozenset(from_warehouse(warehouse))
-    create_views(open_source(dict(local_stack.env)), late_binding=False)
-    client = boto3.client("dynamodb")
-    existing = client.list_tables()["TableNames"]
-    for name in (INFO, BY_YEAR):
-        if name in existing:
-            client.delete_table(TableName=name)
-            client.get_waiter("table_not_exists").wait(TableName=name)
-    create_tables(client, INFO, BY_YEAR)
-    with Insert(clients_info_table=INFO, clients_info_by_year_table=BY_YEAR) as insert:
-        insert.clients_info()
-        insert.clients_info_by_month()
-    return ids
+    expected = seed_and_sync(
+        local_stack, warehouse, clients=40, seed=5, years=(2018, 2021), tables=(INFO, BY_YEAR)
+    )
+    return frozenset(expected)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,21 +12,13 @@ import boto3
 import pytest
 
 from devstack.seed import seed
+from tests.support import synced
 
-ROOT = Path(__file__).resolve().parents[2]
-TABLES = {"CLIENTS_INFO_TABLE": "cli_ci", "CLIENTS_INFO_BY_YEAR_TABLE": "cli_ciby"}
+TABLES = ("cli_ci", "cli_ciby")
 
 
 def etl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dynamo.cli", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **TABLES, **(env or {})},
-        cwd=ROOT,
-        timeout=300,
-        check=False,
-    )
+    return synced.etl(TABLES, *args, timeout=300, **(env or {}))
 
 
 @pytest.fixture(scope="module")
@@ -85,15 +76,14 @@ def test_a_failure_is_one_line_without_traceback(seeded: int) -> None:
 
 def test_insert_sh_runs_from_anywhere_and_logs(seeded: int, tmp_path: Path) -> None:
     log = tmp_path / "insert.log"
-    env = {
-        **os.environ,
-        **TABLES,
-        "CONTABYX_LOG": str(log),
-        "CONTABYX_LOCK": str(tmp_path / "lock"),
-        "CONTABYX_ETL": str(Path(sys.executable).parent / "contabyx-etl"),
-    }
+    env = synced.etl_env(
+        TABLES,
+        CONTABYX_LOG=str(log),
+        CONTABYX_LOCK=str(tmp_path / "lock"),
+        CONTABYX_ETL=str(Path(sys.executable).parent / "contabyx-etl"),
+    )
     done = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "insert.sh"), "--entries", "5"],
+        ["bash", str(synced.ROOT / "scripts" / "insert.sh"), "--entries", "5"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

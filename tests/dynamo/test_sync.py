@@ -8,29 +8,20 @@ from typing import Any
 
 import boto3
 import pytest
-from boto3.dynamodb.types import TypeDeserializer
 
 from contabyx import layout
-from devstack.seed import seed
-from dynamo.extract import open_source
 from dynamo.query import Insert
 from dynamo.tables import create_tables
-from dynamo.views import create_views
-from tests.support.expected import ClientFigures, Figures, from_warehouse
+from tests.support import compare
+from tests.support.expected import ClientFigures, Figures
+from tests.support.synced import fresh_tables, seeded, sync
 
 CLIENTS = 300
 TABLES = {"clients_info_table": "sync_ci", "clients_info_by_year_table": "sync_ciby"}
-_deser = TypeDeserializer()
 
 
 def scan(table: str) -> dict[int, dict[str, Any]]:
-    client = boto3.client("dynamodb")
-    out: dict[int, dict[str, Any]] = {}
-    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-        for raw in page["Items"]:
-            item = {k: _deser.deserialize(v) for k, v in raw.items()}
-            out[int(item["clientid"])] = item
-    return out
+    return compare.scan(boto3.client("dynamodb"), table)
 
 
 def assert_figures(stored: dict[str, Any], want: Figures) -> None:
@@ -56,21 +47,14 @@ def assert_year_item(item: dict[str, Any], want: ClientFigures) -> None:
 
 @pytest.fixture(scope="module")
 def expected(local_stack: Any, warehouse: Any) -> dict[int, ClientFigures]:
-    seed(local_stack.conninfo, clients=CLIENTS, seed=11, years=(2015, 2026))
-    create_views(open_source(dict(local_stack.env)), late_binding=False)
-    client = boto3.client("dynamodb")
-    existing = client.list_tables()["TableNames"]
-    for name in TABLES.values():
-        if name in existing:  # a stack reused from an earlier run
-            client.delete_table(TableName=name)
-    create_tables(client, *TABLES.values())
-    return from_warehouse(warehouse)
+    figures = seeded(local_stack, warehouse, clients=CLIENTS, seed=11, years=(2015, 2026))
+    fresh_tables(*TABLES.values())
+    return figures
 
 
 @pytest.fixture(scope="module")
 def full_sync(expected: dict[int, ClientFigures]) -> tuple[Any, Any]:
-    insert = Insert(**TABLES)
-    return insert.clients_info(), insert.clients_info_by_month()
+    return sync(tuple(TABLES.values()))
 
 
 def test_the_seed_has_the_cases_that_matter(expected: dict[int, ClientFigures]) -> None:

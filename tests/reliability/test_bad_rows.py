@@ -16,8 +16,8 @@ from typing import Any
 from devstack.seed import seed
 from dynamo.extract import open_source
 from dynamo.views import create_views
-from tests.reliability.sync_env import differences, etl, fresh_tables
 from tests.support.expected import compute
+from tests.support.synced import differences, etl, fresh_tables
 
 TABLES = ("bad_ci", "bad_ciby")
 T = datetime(2021, 6, 30, 12, 0)

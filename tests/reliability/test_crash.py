@@ -3,14 +3,13 @@ again, leaves both tables equal to the source, exactly."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 from typing import Any
 
 import boto3
 
-from tests.reliability.sync_env import ROOT, differences, etl, etl_command, fresh_tables, seeded
+from tests.support.synced import ROOT, differences, etl, etl_command, etl_env, fresh_tables, seeded
 
 TABLES = ("crash_ci", "crash_ciby")
 
@@ -21,15 +20,9 @@ def count(table: str) -> int:
 
 
 def test_a_killed_sync_is_completed_by_the_next_run(local_stack: Any, warehouse: Any) -> None:
-    expected = seeded(local_stack, warehouse, clients=3000, seed_=31)
+    expected = seeded(local_stack, warehouse, clients=3000, seed=31, years=(2016, 2026))
     fresh_tables(*TABLES)
-    env = {
-        **os.environ,
-        "CLIENTS_INFO_TABLE": TABLES[0],
-        "CLIENTS_INFO_BY_YEAR_TABLE": TABLES[1],
-        "WORKERS": "2",
-        "CHUNK_CLIENTS": "100",
-    }
+    env = etl_env(TABLES, WORKERS="2", CHUNK_CLIENTS="100")
     sync = subprocess.Popen(
         etl_command("--log-level", "INFO", "run"),
         env=env,

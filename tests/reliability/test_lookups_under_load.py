@@ -19,62 +19,25 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Callable
 
-import boto3
 import pytest
 
 from contabyx import ClientNotFound, contabyxAPI
-from devstack.seed import seed
-from dynamo.extract import open_source
-from dynamo.query import Insert
-from dynamo.tables import create_tables
-from dynamo.views import create_views
-from tests.support.expected import ClientFigures, Figures, from_warehouse
+from tests.support.expected import ClientFigures, Figures, cents, expected_client
+from tests.support.synced import fresh_tables, seeded, sync
 
 CLIENTS = 500
 SEED = 23
 THREADS = 8
 LOOKUPS_PER_THREAD = 2_000
-TABLES = {"clients_info_table": "load_ci", "clients_info_by_year_table": "load_ciby"}
+TABLES = ("load_ci", "load_ciby")
 #: Years drawn for "absent year" lookups: around and beyond the seeded ones.
 CANDIDATE_YEARS = range(2005, 2036)
 
 #: One lookup: a label, the call to make, and what it must return (or raise).
 Lookup = tuple[str, Callable[[contabyxAPI], Any], Any]
 NOT_FOUND = object()
-
-
-def cents(value: Decimal) -> float:
-    return round(float(value), 2)
-
-
-def figures(f: Figures) -> dict[str, Any]:
-    return {
-        "balance": cents(f.balance),
-        "income": cents(f.income),
-        "expense": cents(f.expense),
-        "income_count": f.income_count,
-        "expense_count": f.expense_count,
-    }
-
-
-def client_view(clientid: int, want: ClientFigures, return_type: str) -> dict[str, Any]:
-    """What ``client(clientid, return_type)`` must return, from the independent figures."""
-    out: dict[str, Any] = {"clientid": clientid, **figures(want.total)}
-    if return_type == "total":
-        return out
-    years: dict[int, dict[str, Any]] = {}
-    for year, level in sorted(want.years.items()):
-        entry = figures(level)
-        if return_type == "by_month":
-            entry["months"] = {
-                m: figures(f) for (y, m), f in sorted(want.months.items()) if y == year
-            }
-        years[year] = entry
-    out["years"] = years
-    return out
 
 
 def period_figure(want: ClientFigures, name: str, year: int | None, month: int | None) -> float:
@@ -154,28 +117,16 @@ def draw(rng: random.Random, expected: dict[int, ClientFigures], unknown: list[i
     return (
         f"client({clientid}, {shape!r})",
         lambda api: api.client(clientid, shape),
-        client_view(clientid, want, shape),
+        expected_client(clientid, want, shape),
     )
 
 
 @pytest.fixture(scope="module")
 def expected(local_stack: Any, warehouse: Any) -> dict[int, ClientFigures]:
     """Seeded warehouse, its independent figures, views, fresh tables, and a full sync."""
-    seed(local_stack.conninfo, clients=CLIENTS, seed=SEED)
-    figures_by_client = from_warehouse(warehouse)
-    create_views(open_source(dict(local_stack.env)), late_binding=False)
-    client = boto3.client("dynamodb")
-    existing = set(client.list_tables()["TableNames"])
-    for name in TABLES.values():
-        if name in existing:  # a stack reused from an earlier run
-            client.delete_table(TableName=name)
-            client.get_waiter("table_not_exists").wait(
-                TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
-            )
-    create_tables(None, *TABLES.values())
-    with Insert(**TABLES) as insert:
-        info = insert.clients_info()
-        by_year = insert.clients_info_by_month()
+    figures_by_client = seeded(local_stack, warehouse, clients=CLIENTS, seed=SEED)
+    fresh_tables(*TABLES)
+    info, by_year = sync(TABLES)
     assert info.clientids == by_year.clientids == sorted(figures_by_client)
     return figures_by_client
 
@@ -242,7 +193,7 @@ def run_load(expected: dict[int, ClientFigures], threads: int, per_thread: int) 
                     errors[index].append(f"{label}: got {got!r}, expected {want!r}")
             done[index] += 1
 
-    with contabyxAPI(**TABLES) as api:
+    with contabyxAPI(clients_info_table=TABLES[0], clients_info_by_year_table=TABLES[1]) as api:
         workers = [
             threading.Thread(target=work, args=(i,), name=f"lookup-{i}") for i in range(threads)
         ]

@@ -3,14 +3,13 @@ once, saying why, and the first completes its sync."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from tests.reliability.sync_env import ROOT, differences, fresh_tables, seeded
+from tests.support.synced import ROOT, differences, etl_env, fresh_tables, seeded
 
 TABLES = ("overlap_ci", "overlap_ciby")
 
@@ -18,7 +17,7 @@ TABLES = ("overlap_ci", "overlap_ciby")
 def test_a_second_insert_sh_refuses_while_the_first_completes(
     local_stack: Any, warehouse: Any, tmp_path: Path
 ) -> None:
-    expected = seeded(local_stack, warehouse, clients=300, seed_=47)
+    expected = seeded(local_stack, warehouse, clients=300, seed=47, years=(2016, 2026))
     fresh_tables(*TABLES)
     real_etl = Path(sys.executable).parent / "contabyx-etl"
     # The first run's job waits for a signal from the test before it syncs, so the
@@ -30,14 +29,12 @@ def test_a_second_insert_sh_refuses_while_the_first_completes(
         f'exec {real_etl} "$@"\n'
     )
     job.chmod(0o755)
-    env = {
-        **os.environ,
-        "CLIENTS_INFO_TABLE": TABLES[0],
-        "CLIENTS_INFO_BY_YEAR_TABLE": TABLES[1],
-        "CONTABYX_LOG": str(tmp_path / "insert.log"),
-        "CONTABYX_LOCK": str(tmp_path / "lock"),
-        "CONTABYX_ETL": str(job),
-    }
+    env = etl_env(
+        TABLES,
+        CONTABYX_LOG=str(tmp_path / "insert.log"),
+        CONTABYX_LOCK=str(tmp_path / "lock"),
+        CONTABYX_ETL=str(job),
+    )
     script = str(ROOT / "scripts" / "insert.sh")
     first = subprocess.Popen(["bash", script], env=env, cwd=tmp_path)
     while not (tmp_path / "holding").exists():

@@ -8,9 +8,9 @@ from typing import Any
 
 import boto3
 
-from tests.reliability.sync_env import differences, etl, fresh_tables, seeded
 from tests.support.compare import scan
 from tests.support.expected import from_warehouse
+from tests.support.synced import differences, etl, fresh_tables, seeded
 
 TABLES = ("prune_ci", "prune_ciby")
 
@@ -21,7 +21,7 @@ def stored_ids() -> list[set[int]]:
 
 
 def test_prune_only_after_a_complete_successful_run(local_stack: Any, warehouse: Any) -> None:
-    before = seeded(local_stack, warehouse, clients=200, seed_=41)
+    before = seeded(local_stack, warehouse, clients=200, seed=41, years=(2016, 2026))
     fresh_tables(*TABLES)
     assert etl(TABLES, "run").returncode == 0
     # Some clients leave the source: their items are now stale.

@@ -2,7 +2,7 @@
 
 Plain Python over raw ``transactions`` and ``transactiontypes`` rows: no SQL view,
 no shaping code of the project. Tests compare what the sync stored and what the
-client library returns against it.
+client library returns against it (:func:`expected_client`, :func:`cents`).
 """
 
 from __future__ import annotations
@@ -11,10 +11,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
-from typing import Any
+from decimal import ROUND_HALF_EVEN, Context, Decimal
+from typing import Any, Union
 
 ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
+# Wide enough for any DynamoDB number (38 significant digits) to quantize exactly.
+_CENTS = Context(prec=160, rounding=ROUND_HALF_EVEN)
 
 
 @dataclass
@@ -73,3 +76,40 @@ def from_warehouse(conn: Any) -> dict[int, ClientFigures]:
             "SELECT transactionid, clientid, typeid, time, amount FROM contabyx.transactions"
         )
         return compute(cur, types)
+
+
+# --- what contabyxAPI returns for these figures ---------------------------------------
+
+
+def cents(value: Decimal) -> float:
+    """An amount as the library returns it: rounded to cents on the Decimal, half-even,
+    then a float."""
+    return float(value.quantize(CENT, context=_CENTS))
+
+
+def level(f: Figures) -> dict[str, Union[float, int]]:
+    """The five figures of a client, year or month: amounts in cents, counts as int."""
+    return {
+        "balance": cents(f.balance),
+        "income": cents(f.income),
+        "expense": cents(f.expense),
+        "income_count": f.income_count,
+        "expense_count": f.expense_count,
+    }
+
+
+def expected_client(clientid: int, c: ClientFigures, return_type: str) -> dict[str, Any]:
+    """What ``client(clientid, return_type)`` must return (``"total"``, ``"by_year"``
+    or ``"by_month"``): the total, then each year the client has, then its months."""
+    out: dict[str, Any] = {"clientid": clientid, **level(c.total)}
+    if return_type == "total":
+        return out
+    years: dict[int, dict[str, Any]] = {}
+    for year in sorted(c.years):
+        years[year] = level(c.years[year])
+        if return_type == "by_month":
+            years[year]["months"] = {
+                m: level(c.months[(y, m)]) for (y, m) in sorted(c.months) if y == year
+            }
+    out["years"] = years
+    return out
