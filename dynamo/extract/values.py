@@ -184,20 +184,30 @@ _DECIMAL_TYPES = frozenset({"numeric", "decimal"})
 _FLOAT_TYPES = frozenset({"float4", "float8", "float", "real", "double precision", "double"})
 _BOOL_TYPES = frozenset({"bool", "boolean"})
 
+
+def _utc_timestamp(text: str) -> Any:
+    return parse_timestamp(text, utc=True)
+
+
+#: Dates and times: the same text parsers serve JSON string fields and CSV fields.
+_TEMPORAL: dict[str, Callable[[str], Any]] = {
+    "timestamp": parse_timestamp,
+    "timestamp without time zone": parse_timestamp,
+    "timestamptz": _utc_timestamp,
+    "timestamp with time zone": _utc_timestamp,
+    "date": _parse_date,
+    "time": _parse_time,
+    "time without time zone": _parse_time,
+    "timetz": _parse_time,
+    "time with time zone": _parse_time,
+}
+
 _CONVERTERS: dict[str, Converter] = {
     **dict.fromkeys(_INT_TYPES, _to_int),
     **dict.fromkeys(_DECIMAL_TYPES, _to_decimal),
     **dict.fromkeys(_FLOAT_TYPES, _to_float),
     **dict.fromkeys(_BOOL_TYPES, _to_bool),
-    "timestamp": _string_parser(parse_timestamp),
-    "timestamp without time zone": _string_parser(parse_timestamp),
-    "timestamptz": _string_parser(lambda text: parse_timestamp(text, utc=True)),
-    "timestamp with time zone": _string_parser(lambda text: parse_timestamp(text, utc=True)),
-    "date": _string_parser(_parse_date),
-    "time": _string_parser(_parse_time),
-    "time without time zone": _string_parser(_parse_time),
-    "timetz": _string_parser(_parse_time),
-    "time with time zone": _string_parser(_parse_time),
+    **{name: _string_parser(parse) for name, parse in _TEMPORAL.items()},
 }
 
 
@@ -289,15 +299,7 @@ _CSV_CONVERTERS: dict[str, TextConverter] = {
     **dict.fromkeys(_DECIMAL_TYPES, _csv_decimal),
     **dict.fromkeys(_FLOAT_TYPES, _csv_float),
     **dict.fromkeys(_BOOL_TYPES, _csv_bool),
-    "timestamp": _csv_parser(parse_timestamp),
-    "timestamp without time zone": _csv_parser(parse_timestamp),
-    "timestamptz": _csv_parser(lambda text: parse_timestamp(text, utc=True)),
-    "timestamp with time zone": _csv_parser(lambda text: parse_timestamp(text, utc=True)),
-    "date": _csv_parser(_parse_date),
-    "time": _csv_parser(_parse_time),
-    "time without time zone": _csv_parser(_parse_time),
-    "timetz": _csv_parser(_parse_time),
-    "time with time zone": _csv_parser(_parse_time),
+    **{name: _csv_parser(parse) for name, parse in _TEMPORAL.items()},
 }
 
 
