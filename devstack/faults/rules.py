@@ -24,7 +24,7 @@ import uuid
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, get_args
 
 __all__ = [
     "BATCH_WRITE_ITEM",
@@ -60,16 +60,7 @@ FaultKind = Literal[
     "status",
 ]
 #: Every :data:`FaultKind`, in order.
-KINDS: tuple[str, ...] = (
-    "throttled",
-    "throttling",
-    "server_error",
-    "dropped",
-    "dropped_after_forward",
-    "partial",
-    "error",
-    "status",
-)
+KINDS: tuple[str, ...] = get_args(FaultKind)
 #: Faults counted only once the upstream has answered (they need its answer).
 _APPLIED_LATER = frozenset({"partial", "status", "dropped_after_forward"})
 

@@ -45,19 +45,25 @@ EXPECTED = [
 ]
 
 
+def scratch_table(conninfo: str, table: str, columns: str, rows: list[tuple[Any, ...]]) -> str:
+    """(Re)create ``schema.table`` in the local warehouse with ``rows``; its name."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.')[0]}")
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.execute(f"CREATE TABLE {table} ({columns})")
+        with conn.cursor() as cur, cur.copy(f"COPY {table} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    return table
+
+
 @pytest.fixture(scope="module")
 def table(local_stack: Any) -> str:
-    with psycopg.connect(local_stack.conninfo, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-        conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
-        conn.execute(
-            f"CREATE TABLE {TABLE} (id INTEGER NOT NULL, clientid BIGINT NOT NULL,"
-            " amount DECIMAL(12,2) NOT NULL, label VARCHAR(32))"
-        )
-        with conn.cursor() as cur, cur.copy(f"COPY {TABLE} FROM STDIN") as copy:
-            for row in EXPECTED:
-                copy.write_row(row)
-    return TABLE
+    columns = (
+        "id INTEGER NOT NULL, clientid BIGINT NOT NULL,"
+        " amount DECIMAL(12,2) NOT NULL, label VARCHAR(32)"
+    )
+    return scratch_table(local_stack.conninfo, TABLE, columns, EXPECTED)
 
 
 @pytest.fixture(scope="module")
@@ -382,18 +388,12 @@ CSV_EXPECTED = [_csv_row(i) for i in range(1, CSV_COUNT + 1)]
 
 @pytest.fixture(scope="module")
 def csv_table(local_stack: Any) -> str:
-    with psycopg.connect(local_stack.conninfo, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {CSV_SCHEMA}")
-        conn.execute(f"DROP TABLE IF EXISTS {CSV_TABLE}")
-        conn.execute(
-            f"CREATE TABLE {CSV_TABLE} (id INTEGER NOT NULL, clientid BIGINT NOT NULL,"
-            " amount DECIMAL(18,2), ratio FLOAT8, flag BOOLEAN, day DATE, at TIMESTAMP,"
-            " at_tz TIMESTAMPTZ, label VARCHAR(64) NOT NULL, nothing INTEGER)"
-        )
-        with conn.cursor() as cur, cur.copy(f"COPY {CSV_TABLE} FROM STDIN") as copy:
-            for row in CSV_EXPECTED:
-                copy.write_row(row)
-    return CSV_TABLE
+    columns = (
+        "id INTEGER NOT NULL, clientid BIGINT NOT NULL,"
+        " amount DECIMAL(18,2), ratio FLOAT8, flag BOOLEAN, day DATE, at TIMESTAMP,"
+        " at_tz TIMESTAMPTZ, label VARCHAR(64) NOT NULL, nothing INTEGER"
+    )
+    return scratch_table(local_stack.conninfo, CSV_TABLE, columns, CSV_EXPECTED)
 
 
 @pytest.fixture(scope="module")
