@@ -41,6 +41,8 @@ INCOME_COUNT: Final = "income_count"
 EXPENSE_COUNT: Final = "expense_count"
 YEARS: Final = "years"
 MONTHS: Final = "months"
+#: The id of the sync run that wrote an item (both tables).
+RUN: Final = "run"
 
 #: The figures every level (client, year, month) carries.
 FIGURES: Final = (BALANCE, INCOME, EXPENSE, INCOME_COUNT, EXPENSE_COUNT)

@@ -67,6 +67,8 @@ class Settings:
     chunk_clients: int = 1000
     max_retries: int = 20
     statement_timeout: float = 3600.0
+    aws_connect_timeout: float = 5.0
+    aws_read_timeout: float = 20.0
     data_api_result_format: str = "csv"
     aws_endpoint_url_dynamodb: Optional[str] = None
 
@@ -101,6 +103,8 @@ class Settings:
             "redshift_iam",
             "redshift_ssl",
             "statement_timeout",
+            "aws_connect_timeout",
+            "aws_read_timeout",
             "data_api_result_format",
         )
         out: dict[str, str | None] = {}
@@ -137,8 +141,9 @@ def _check(s: Settings) -> None:
             raise ConfigError(f"{_env_key(key)} must be between {low} and {high}, not {value}")
     if s.data_api_result_format.lower() not in ("csv", "json"):
         raise ConfigError("DATA_API_RESULT_FORMAT must be csv or json")
-    if not s.statement_timeout > 0:
-        raise ConfigError("STATEMENT_TIMEOUT must be a positive number of seconds")
+    for key in ("statement_timeout", "aws_connect_timeout", "aws_read_timeout"):
+        if not getattr(s, key) > 0:
+            raise ConfigError(f"{_env_key(key)} must be a positive number of seconds")
 
 
 def default_env_file() -> Path:
@@ -188,6 +193,8 @@ _KINDS: dict[str, Any] = {
     "chunk_clients": int,
     "max_retries": int,
     "statement_timeout": float,
+    "aws_connect_timeout": float,
+    "aws_read_timeout": float,
 }
 
 #: Friendlier override names accepted by ``Insert(**settings)``.

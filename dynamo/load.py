@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import random
 import threading
 import time
 from array import array
@@ -32,6 +31,7 @@ from typing import Any, Optional
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
 from contabyx import layout
+from dynamo import backoff
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +108,8 @@ class ItemWriter:
         *,
         workers: int = 8,
         max_retries: int = 20,
-        backoff_base: float = 0.05,
-        backoff_cap: float = 5.0,
+        backoff_base: float = backoff.BASE,
+        backoff_cap: float = backoff.CAP,
         on_written: Optional[Callable[[str, int], None]] = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -294,9 +294,7 @@ class ItemWriter:
                 )
             with self._lock:
                 self.stats.retries += 1
-            # Full jitter: spreads the retries of many workers over the whole window.
-            window = min(self._backoff_cap, self._backoff_base * 2**attempt)
-            self._sleep(random.uniform(0, window))
+            self._sleep(backoff.delay(attempt, base=self._backoff_base, cap=self._backoff_cap))
             requests = remaining
 
     def _record(self, table: str, sent: list[Request], remaining: list[Request]) -> None:
