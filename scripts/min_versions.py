@@ -88,7 +88,7 @@ def declared(pyproject: Path = PYPROJECT) -> List[str]:
 def requires_dist(name: str, version: str) -> List[str]:
     """The ``Requires-Dist`` lines of ``name==version``, as pip resolves it (nothing is
     installed; pip's cache serves repeated calls)."""
-    report = subprocess.run(
+    report = subprocess.run(  # noqa: S603 (a fixed argv: this interpreter's pip)
         [
             *(sys.executable, "-m", "pip", "install", "--quiet", "--dry-run", "--no-deps"),
             *("--ignore-installed", "--report", "-", f"{name}=={version}"),

@@ -4,6 +4,12 @@ The model shipped with botocore is the source of truth for shapes: required memb
 types, lengths, ranges, enums and patterns are checked from it, and a failure becomes
 a ``ValidationException`` worded the way AWS words it.
 
+That model is the emulator's botocore's, so a client with an older botocore would be
+judged by a model newer than its own, which accepts members and operations the
+client's real model lacks (``ResultFormat`` came in botocore 1.35.51). So
+:func:`check_client` refuses a client whose User-Agent names an older botocore: the
+local stack must run from the client's environment, as ``make min-versions`` runs it.
+
 Example::
 
     >>> validate_request("DescribeStatement", {"Id": "not-a-uuid"})
@@ -16,8 +22,9 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from typing import Any, Final, Optional
 
+import botocore
 from botocore.loaders import Loader
 from botocore.model import (
     ListShape,
@@ -31,14 +38,73 @@ from botocore.model import (
 
 from .errors import validation
 
-__all__ = ["operation_names", "validate_request"]
+__all__ = [
+    "MODEL_BOTOCORE",
+    "check_client",
+    "client_botocore_version",
+    "operation_names",
+    "validate_request",
+]
 
 _SERVICE = "redshift-data"
+#: The botocore whose service model :func:`validate_request` applies: this process's.
+MODEL_BOTOCORE: Final = botocore.__version__
+# botocore names itself in its User-Agent as "md/Botocore#1.35.51" (structured form,
+# botocore 1.29+) and "Botocore/1.35.51" (the legacy form, also kept at the end of the
+# structured one); the structured token is read first.
+_UA_VERSIONS = (
+    re.compile(r"(?:^|\s)md/Botocore#(\d+(?:\.\d+)*)"),
+    re.compile(r"(?:^|\s)Botocore/(\d+(?:\.\d+)*)"),
+)
 
 
 @functools.lru_cache(maxsize=1)
 def _service_model() -> ServiceModel:
     return ServiceModel(Loader().load_service_model(_SERVICE, "service-2"), _SERVICE)
+
+
+def client_botocore_version(user_agent: Optional[str]) -> Optional[tuple[int, ...]]:
+    """The botocore version a User-Agent names, or None for another client.
+
+    >>> client_botocore_version("Boto3/1.35.51 md/Botocore#1.35.51 ua/2.0 Botocore/1.35.51")
+    (1, 35, 51)
+    >>> client_botocore_version("Boto3/1.28.0 Python/3.11.7 Linux/6.1 Botocore/1.31.0")
+    (1, 31, 0)
+    >>> client_botocore_version("curl/8.5.0") is None
+    True
+    """
+    for pattern in _UA_VERSIONS:
+        match = pattern.search(user_agent or "")
+        if match:
+            return tuple(int(part) for part in match.group(1).split(".")[:3])
+    return None
+
+
+def check_client(user_agent: Optional[str], *, model_version: str = MODEL_BOTOCORE) -> None:
+    """Refuse (``ValidationException``) a client whose botocore is older than the model's.
+
+    A client that does not name its botocore is accepted, and so is a newer one: the
+    emulator's older model is then the stricter side.
+
+    Example::
+
+        >>> check_client("Boto3/1.35.50 md/Botocore#1.35.50", model_version="1.35.51")
+        Traceback (most recent call last):
+        ...
+        ApiError: This client's botocore 1.35.50 is older than botocore 1.35.51, ...
+    """
+    client = client_botocore_version(user_agent)
+    model = client_botocore_version(f"Botocore/{model_version}")
+    if client is None or model is None or client >= model:
+        return
+    shown = ".".join(map(str, client))
+    raise validation(
+        f"This client's botocore {shown} is older than botocore {model_version}, whose "
+        "Redshift Data API model the local emulator validates against: the emulator would "
+        "accept members and operations this client's own model lacks. Either start the "
+        "local stack from the client's environment (contabyx-local down, then that "
+        "environment's contabyx-local up) or upgrade the client's boto3."
+    )
 
 
 def operation_names() -> frozenset[str]:

@@ -22,6 +22,7 @@ from typing import Any
 from ..httpd import LoopbackHTTPServer, QuietHandler, content_length, is_loopback
 from .api import DataApi
 from .errors import ApiError
+from .model import check_client
 
 __all__ = ["DataApiHTTPServer", "make_http_server"]
 
@@ -79,6 +80,7 @@ class _Handler(QuietHandler):
             self._send_error(ApiError("SerializationException", "The body is not valid JSON."))
             return
         try:
+            check_client(self.headers.get("User-Agent"))
             response = self.server.api.call(operation, request)
         except ApiError as error:
             _log.debug("%s -> %s", operation, error.code)
