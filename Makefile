@@ -4,11 +4,24 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install lint test soak demo down bench clean
+# The oldest versions pyproject.toml allows (scripts/min_versions.py), in their own
+# virtualenv with their own local stack, started from that virtualenv so that the Data
+# API emulator validates with the old botocore's model. Dev tools stay current.
+MIN_DIR   := .devstack/min-versions
+MIN_BIN   := $(MIN_DIR)/venv/bin
+MIN_STAMP := $(MIN_DIR)/venv/.installed
+# Besides every test that needs no stack: full syncs (library, CLI on a terminal).
+MIN_STACK_TESTS := tests/dynamo/test_sync.py tests/dynamo/test_cli_terminal.py
+# Tests of the emulator with request members newer than the product's botocore floor
+# (BatchExecuteStatement's Parameters), which the product never sends.
+MIN_DESELECT := tests/devstack/test_dataapi.py::test_a_batch_is_one_transaction
+
+.PHONY: help install lint test min-versions soak demo down bench clean
 
 help:
 	@echo "make demo   - local stack, 1,000 seeded clients, full sync, lookups"
-	@echo "make test   - lint and the whole test suite on the local stack"
+	@echo "make test   - lint and the whole test suite on the local stack, then min-versions"
+	@echo "make min-versions - the oldest allowed dependencies: stackless tests and full syncs"
 	@echo "make soak   - the long reliability runs"
 	@echo "make bench  - benchmarks (prints figures)"
 	@echo "make down   - stop the local stack"
@@ -28,6 +41,22 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -q
+	$(MAKE) --no-print-directory min-versions
+
+$(MIN_STAMP): pyproject.toml devstack/pyproject.toml scripts/min_versions.py
+	rm -rf $(MIN_DIR)/venv
+	$(PYTHON) -m venv $(MIN_DIR)/venv
+	$(MIN_BIN)/python -m pip install --quiet --upgrade pip
+	$(MIN_BIN)/python scripts/min_versions.py > $(MIN_DIR)/constraints.txt
+	$(MIN_BIN)/python -m pip install --quiet -c $(MIN_DIR)/constraints.txt \
+		-e '.[dev]' -e ./devstack
+	touch $(MIN_STAMP)
+
+min-versions: $(MIN_STAMP)
+	@echo "oldest allowed versions:" $$(cat $(MIN_DIR)/constraints.txt)
+	CONTABYX_TEST_STACK_DIR=$(MIN_DIR)/stack $(MIN_BIN)/python -m pytest -q \
+		-p tests.support.stackless $(addprefix --stack-tests ,$(MIN_STACK_TESTS)) \
+		$(addprefix --deselect ,$(MIN_DESELECT))
 
 soak: $(STAMP)
 	$(BIN)/pytest -q -m soak tests/reliability
