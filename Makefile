@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # The oldest versions pyproject.toml allows (scripts/min_versions.py), in their own
 # virtualenv with their own local stack, started from that virtualenv so that the Data
 # API emulator validates with the old botocore's model. Dev tools stay current.
-MIN_DIR   := .devstack/min-versions
+MIN_DIR   ?= .devstack/min-versions
 MIN_BIN   := $(MIN_DIR)/venv/bin
 MIN_STAMP := $(MIN_DIR)/venv/.installed
 # Besides every test that needs no stack: full syncs (library, CLI on a terminal).
