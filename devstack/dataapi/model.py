@@ -49,13 +49,14 @@ __all__ = [
 _SERVICE = "redshift-data"
 #: The botocore whose service model :func:`validate_request` applies: this process's.
 MODEL_BOTOCORE: Final = botocore.__version__
-# botocore names itself in its User-Agent as "md/Botocore#1.35.51" (structured form,
-# botocore 1.29+) and "Botocore/1.35.51" (the legacy form, also kept at the end of the
-# structured one); the structured token is read first.
+# botocore names itself in its User-Agent as "md/Botocore#1.35.51" (the structured
+# form of recent versions) and "Botocore/1.35.51" (the legacy form, which recent versions
+# still append); the structured token is read first.
 _UA_VERSIONS = (
-    re.compile(r"(?:^|\s)md/Botocore#(\d+(?:\.\d+)*)"),
-    re.compile(r"(?:^|\s)Botocore/(\d+(?:\.\d+)*)"),
+    re.compile(r"(?:^|\s)md/Botocore#(\S+)"),
+    re.compile(r"(?:^|\s)Botocore/(\S+)"),
 )
+_RELEASE = re.compile(r"\d+(?:\.\d+)*")
 
 
 @functools.lru_cache(maxsize=1)
@@ -76,8 +77,14 @@ def client_botocore_version(user_agent: Optional[str]) -> Optional[tuple[int, ..
     for pattern in _UA_VERSIONS:
         match = pattern.search(user_agent or "")
         if match:
-            return tuple(int(part) for part in match.group(1).split(".")[:3])
+            return _release(match.group(1))
     return None
+
+
+def _release(version: str) -> Optional[tuple[int, ...]]:
+    """``"1.35.51"`` (or ``"1.35.51.dev0"``) -> ``(1, 35, 51)``; None if not a version."""
+    match = _RELEASE.match(version)
+    return tuple(int(part) for part in match.group().split(".")[:3]) if match else None
 
 
 def check_client(user_agent: Optional[str], *, model_version: str = MODEL_BOTOCORE) -> None:
@@ -94,7 +101,7 @@ def check_client(user_agent: Optional[str], *, model_version: str = MODEL_BOTOCO
         ApiError: This client's botocore 1.35.50 is older than botocore 1.35.51, ...
     """
     client = client_botocore_version(user_agent)
-    model = client_botocore_version(f"Botocore/{model_version}")
+    model = _release(model_version)
     if client is None or model is None or client >= model:
         return
     shown = ".".join(map(str, client))

@@ -49,6 +49,7 @@ OLDER = _older(OURS)
         ("md/Botocore#1.40.2 Botocore/1.39.0", (1, 40, 2)),  # the structured one wins
         ("Boto3/1.35.51 Botocore/1.35.51.dev0", (1, 35, 51)),
         ("curl/8.5.0", None),
+        ("Botocore/unknown", None),
         ("aws-sdk-java/2.20.0 Linux/6.1", None),
         ("", None),
         (None, None),
