@@ -19,16 +19,23 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import botocore.session
+import pytest
 import redshift_connector.iam_helper
 from botocore import xform_name
 from redshift_connector.redshift_property import RedshiftProperty
 
+from dynamo.extract import ExtractError
 from dynamo.extract.data_api import DataApiSource
 from dynamo.extract.direct import DirectSource
+from tests.conftest import LocalStack
 from tests.support.iam_actions import is_real
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -287,3 +294,82 @@ def test_policies_name_only_the_two_tables() -> None:
         text = (ROOT / "config" / "iam" / policy).read_text()
         tables = {part.split('"')[0] for part in text.split(":table/")[1:]}
         assert tables == {"clients_info", "clients_info_by_year"}
+
+
+# --------------------------------------------------------------------------- the driver, run
+
+
+class _RedshiftApi(ThreadingHTTPServer):
+    """A stand-in for the Redshift API's query protocol: answers DescribeClusters with
+    the test stack's wire endpoint and GetClusterCredentials with its user, and records
+    every Action it is asked for."""
+
+    def __init__(self, wire_port: int) -> None:
+        super().__init__(("127.0.0.1", 0), _RedshiftApiHandler)
+        self.wire_port = wire_port
+        self.actions: list[str] = []
+
+
+class _RedshiftApiHandler(BaseHTTPRequestHandler):
+    server: _RedshiftApi
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        name = parse_qs(body).get("Action", [""])[0]
+        self.server.actions.append(name)
+        results = {
+            "DescribeClusters": "<Clusters><Cluster><ClusterIdentifier>c</ClusterIdentifier>"
+            f"<Endpoint><Address>127.0.0.1</Address><Port>{self.server.wire_port}</Port>"
+            "</Endpoint></Cluster></Clusters>",
+            "GetClusterCredentials": "<DbUser>awsuser</DbUser><DbPassword>x</DbPassword>"
+            "<Expiration>2099-01-01T00:00:00Z</Expiration>",
+        }
+        if name not in results:
+            self.send_response(400)
+            self.end_headers()
+            return
+        xml = (
+            f'<{name}Response xmlns="http://redshift.amazonaws.com/doc/2012-12-01/">'
+            f"<{name}Result>{results[name]}</{name}Result>"
+            f"<ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></{name}Response>"
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", str(len(xml)))
+        self.end_headers()
+        self.wfile.write(xml)
+
+    def log_message(self, *args: Any) -> None:  # quiet
+        pass
+
+
+# The driver builds its TLS context with a call Python deprecates; not ours to fix.
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_the_driver_with_iam_and_no_host_calls_exactly_what_the_mode_grants(
+    local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """redshift_connector, run: with REDSHIFT_IAM and no REDSHIFT_HOST it asks the Redshift
+    API for the endpoint and for credentials before it connects; the policy grants both.
+
+    The driver insists on TLS with IAM, which the local wire endpoint declines, so the
+    connection itself fails here: what is checked is what was asked of the API first."""
+    server = _RedshiftApi(int(local_stack.env["REDSHIFT_PORT"]))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_REDSHIFT", f"http://127.0.0.1:{server.server_port}")
+    settings = {
+        "REDSHIFT_IAM": "true",
+        "CLUSTER": f"c{uuid.uuid4().hex[:8]}",  # the driver caches credentials per cluster
+        "DBUSER": "awsuser",
+        "DATABASE": local_stack.env["DATABASE"],
+        "AWS_REGION": local_stack.env["AWS_REGION"],
+    }
+    try:
+        with DirectSource.from_settings(settings) as source, pytest.raises(ExtractError):
+            list(source.rows("SELECT 1"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    called = {action("redshift", name) for name in server.actions}
+    assert called == {"redshift:DescribeClusters", "redshift:GetClusterCredentials"}
+    assert called <= MODES["direct iam without host"][2]
