@@ -60,7 +60,8 @@ CALLERS = {
 #: and the actions AWS checks on calls our code does not make itself.
 #: - Data API with CLUSTER + DBUSER: the Data API calls GetClusterCredentials for DBUSER.
 #: - Data API with SECRET_ARN: it reads the secret (GetSecretValue).
-#: - Data API with WORKGROUP: it calls redshift-serverless GetCredentials.
+#: - Data API with WORKGROUP: it calls redshift-serverless GetCredentials; with
+#:   WORKGROUP and SECRET_ARN it reads the secret instead.
 #: - direct with REDSHIFT_IAM: redshift_connector calls GetClusterCredentials (not
 #:   ...WithIAM: we leave its group_federation off) and, with no REDSHIFT_HOST,
 #:   DescribeClusters to find the endpoint.
@@ -79,6 +80,11 @@ MODES: dict[str, tuple[str, set[str], set[str]]] = {
         "data-api",
         {"WorkgroupMode", "EveryDataApiMode", "EveryMode"},
         {"redshift-serverless:GetCredentials"},
+    ),
+    "data-api workgroup+secret": (
+        "data-api",
+        {"WorkgroupSecretMode", "EveryDataApiMode", "EveryMode"},
+        {"secretsmanager:GetSecretValue"},
     ),
     "direct password": ("direct", {"EveryMode"}, set()),
     "direct iam with host": (
@@ -202,6 +208,7 @@ def test_the_data_api_ways_in_send_what_the_modes_assume() -> None:
         "data-api cluster+dbuser": {"CLUSTER": "c", "DBUSER": "u"},
         "data-api secret": {"CLUSTER": "c", "SECRET_ARN": "arn:aws:secretsmanager:x"},
         "data-api workgroup": {"WORKGROUP": "w"},
+        "data-api workgroup+secret": {"WORKGROUP": "w", "SECRET_ARN": "arn:aws:secretsmanager:x"},
     }
     keys = {}
     for mode, settings in targets.items():
@@ -212,6 +219,7 @@ def test_the_data_api_ways_in_send_what_the_modes_assume() -> None:
         "data-api cluster+dbuser": {"ClusterIdentifier", "DbUser"},
         "data-api secret": {"ClusterIdentifier", "SecretArn"},
         "data-api workgroup": {"WorkgroupName"},
+        "data-api workgroup+secret": {"WorkgroupName", "SecretArn"},
     }
 
 
