@@ -6,12 +6,15 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from importlib import resources
 from typing import Optional
 
 from dynamo.config import SQL_NAME, ConfigError
 from dynamo.extract import Source
+
+log = logging.getLogger(__name__)
 
 #: The one source reference the Spectrum variant widens.
 _TRANSACTIONS = "FROM contabyx.transactions AS t"
@@ -67,6 +70,36 @@ def render_views(
     return out
 
 
+_VIEW_NAME = re.compile(r"^CREATE OR REPLACE VIEW (\w+)\.(\w+) AS\b")
+#: The columns of a view as the catalog lists them: Redshift and PostgreSQL both have
+#: information_schema. Redshift lists no columns for a late-binding view.
+_COLUMNS_SQL = (
+    "SELECT column_name, data_type, numeric_precision, numeric_scale,"
+    " character_maximum_length FROM information_schema.columns"
+    " WHERE table_schema = :schema AND table_name = :name ORDER BY ordinal_position"
+)
+#: The scratch view a new definition is tried as, to read its columns.
+_SCRATCH = "contabyx_next_{name}"
+
+
+def view_name(statement: str) -> tuple[str, str]:
+    """``(schema, view)`` of a rendered CREATE OR REPLACE VIEW statement."""
+    match = _VIEW_NAME.match(statement)
+    if match is None:
+        raise ValueError(f"not a CREATE OR REPLACE VIEW statement: {statement[:60]}")
+    return match[1], match[2]
+
+
+def catalog_statements(schema: str, name: str) -> list[str]:
+    """The other statements :func:`create_views` may send for view ``schema.name``."""
+    scratch = _SCRATCH.format(name=name)
+    return [
+        _COLUMNS_SQL,
+        f"DROP VIEW IF EXISTS {schema}.{scratch}",
+        f"DROP VIEW IF EXISTS {schema}.{name}",
+    ]
+
+
 def create_views(
     source: Source,
     *,
@@ -74,10 +107,47 @@ def create_views(
     views_schema: str = "contabyx",
     late_binding: bool = True,
 ) -> list[str]:
-    """Create or replace every view; returns the statements run."""
+    """Create or replace every view; returns the statements run.
+
+    Redshift's CREATE OR REPLACE VIEW keeps a view only with identical columns (names,
+    types, order), so a view whose columns change (a new release, or a switch to or
+    from Spectrum) is dropped and created instead; grants on it must then be given
+    again. Idempotent: views that are already right are replaced in place.
+    """
     statements = render_views(
         spectrum_schema=spectrum_schema, views_schema=views_schema, late_binding=late_binding
     )
+    run = []
     for statement in statements:
+        schema, name = view_name(statement)
+        if _columns_change(source, statement, schema, name):
+            drop = f"DROP VIEW IF EXISTS {schema}.{name}"
+            log.info("%s.%s changes its columns: dropping it to create it again", schema, name)
+            source.execute(drop)
+            run.append(drop)
         source.execute(statement)
-    return statements
+        run.append(statement)
+    return run
+
+
+def _columns(source: Source, schema: str, name: str) -> list[tuple[str, ...]]:
+    rows = source.rows(_COLUMNS_SQL, {"schema": schema, "name": name})
+    return [tuple("" if v is None else str(v) for v in row) for row in rows]
+
+
+def _columns_change(source: Source, statement: str, schema: str, name: str) -> bool:
+    """Whether ``statement`` gives view ``schema.name`` other columns than it has now."""
+    old = _columns(source, schema, name)
+    if not old:
+        # No such view, or a late-binding one: there is nothing a replacement must match.
+        return False
+    scratch = _SCRATCH.format(name=name)
+    trial = statement.replace(f"VIEW {schema}.{name} AS", f"VIEW {schema}.{scratch} AS", 1)
+    drop_scratch = f"DROP VIEW IF EXISTS {schema}.{scratch}"
+    source.execute(drop_scratch)
+    try:
+        source.execute(trial)
+        new = _columns(source, schema, scratch)
+    finally:
+        source.execute(drop_scratch)
+    return new != old

@@ -67,10 +67,13 @@ def test_bad_rows_are_left_out_and_counted(local_stack: Any, warehouse: Any) -> 
         summary = json.loads(done.stdout)
         assert summary["rejected_rows"] == {
             "unknown_type": 1,
+            "ambiguous_type": 0,
             "other_nature": other_nature,
             "null_clientid": 1,
+            "negative_clientid": 0,
             "null_amount": 1,
             "null_time": 1,
+            "time_out_of_range": 0,
         }
         expected = compute(history, types)
         assert 777 in expected, "the good Spectrum row counts for its client"
@@ -107,7 +110,7 @@ def _seeded(local_stack: Any, warehouse: Any) -> int:
 def _history(warehouse: Any, where: str = "TRUE") -> list[tuple[Any, ...]]:
     with warehouse.cursor() as cur:
         cur.execute(
-            "SELECT transactionid, clientid, typeid, time, amount"  # noqa: S608 - test text
+            "SELECT transactionid, clientid, typeid, time, amount"
             f" FROM contabyx.transactions WHERE {where}"
         )
         return cur.fetchall()
@@ -127,7 +130,9 @@ def _sync_all() -> tuple[Any, Any, dict[str, int]]:
 
 
 def _nonzero(rejects: dict[str, int]) -> dict[str, int]:
-    return {reason: count for reason, count in rejects.items() if count and reason != "other_nature"}
+    return {
+        reason: count for reason, count in rejects.items() if count and reason != "other_nature"
+    }
 
 
 def test_a_typeid_with_two_natures_rejects_its_rows(local_stack: Any, warehouse: Any) -> None:
@@ -162,7 +167,7 @@ def test_negative_clientids_are_rejected_and_entries_counts_stored_clients(
     income = _seeded(local_stack, warehouse)
     with warehouse.cursor() as cur:
         cur.execute(_INSERT, (9201, -5, income, "2021-03-01 10:00:00", Decimal("10.00")))
-        cur.execute(_INSERT, (9202, -2**62, income, "2021-03-01 10:00:00", Decimal("1.00")))
+        cur.execute(_INSERT, (9202, -(2**62), income, "2021-03-01 10:00:00", Decimal("1.00")))
     good = compute(_history(warehouse, "clientid >= 0"), _types(warehouse))
     lowest = sorted(good)
     with Insert(
