@@ -54,9 +54,7 @@ def render_views(
     out = []
     for statement in _statements(sql if sql is not None else views_sql()):
         statement = re.sub(
-            r"^CREATE OR REPLACE VIEW contabyx\.",
-            f"CREATE OR REPLACE VIEW {views_schema}.",
-            statement,
+            r"^(CREATE OR REPLACE VIEW )contabyx\.", rf"\g<1>{views_schema}.", statement
         )
         if spectrum_schema is not None:
             if _TRANSACTIONS not in statement:
@@ -92,12 +90,11 @@ def view_name(statement: str) -> tuple[str, str]:
 
 def catalog_statements(schema: str, name: str) -> list[str]:
     """The other statements :func:`create_views` may send for view ``schema.name``."""
-    scratch = _SCRATCH.format(name=name)
-    return [
-        _COLUMNS_SQL,
-        f"DROP VIEW IF EXISTS {schema}.{scratch}",
-        f"DROP VIEW IF EXISTS {schema}.{name}",
-    ]
+    return [_COLUMNS_SQL, _drop_sql(schema, _SCRATCH.format(name=name)), _drop_sql(schema, name)]
+
+
+def _drop_sql(schema: str, name: str) -> str:
+    return f"DROP VIEW IF EXISTS {schema}.{name}"
 
 
 def create_views(
@@ -121,7 +118,7 @@ def create_views(
     for statement in statements:
         schema, name = view_name(statement)
         if _columns_change(source, statement, schema, name):
-            drop = f"DROP VIEW IF EXISTS {schema}.{name}"
+            drop = _drop_sql(schema, name)
             log.info("%s.%s changes its columns: dropping it to create it again", schema, name)
             source.execute(drop)
             run.append(drop)
@@ -143,7 +140,7 @@ def _columns_change(source: Source, statement: str, schema: str, name: str) -> b
         return False
     scratch = _SCRATCH.format(name=name)
     trial = statement.replace(f"VIEW {schema}.{name} AS", f"VIEW {schema}.{scratch} AS", 1)
-    drop_scratch = f"DROP VIEW IF EXISTS {schema}.{scratch}"
+    drop_scratch = _drop_sql(schema, scratch)
     source.execute(drop_scratch)
     try:
         source.execute(trial)
