@@ -159,6 +159,9 @@ def test_a_typeid_with_two_natures_rejects_its_rows(local_stack: Any, warehouse:
     assert differences(HOSTILE_TABLES, expected) == []
     assert _nonzero(rejects) == {"ambiguous_type": ambiguous}
     assert info.items == by_year.items == len(expected)
+    # Every source row is summed for its client or counted under one reason.
+    summed = sum(c.total.income_count + c.total.expense_count for c in expected.values())
+    assert summed + sum(rejects.values()) == len(history)
 
 
 def test_negative_clientids_are_rejected_and_entries_counts_stored_clients(
