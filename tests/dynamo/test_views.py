@@ -9,6 +9,7 @@ import pytest
 
 from dynamo.config import ConfigError
 from dynamo.extract import ExtractError, open_source
+from dynamo.extract.direct import DirectSource
 from dynamo.sync import REJECT_REASONS
 from dynamo.views import create_views, render_views
 
@@ -131,3 +132,16 @@ def test_create_views_recreates_views_whose_columns_change(
             "SELECT count(*) FROM information_schema.views WHERE table_name LIKE 'contabyx_next_%'"
         )
         assert cur.fetchone()[0] == 0, "no scratch view is left behind"
+
+
+def test_create_views_through_the_direct_source(local_stack: Any, warehouse: Any) -> None:
+    # The catalog statement's :name parameters work on both sources.
+    settings = {"REDSHIFT_SSL": "false", "REDSHIFT_PASSWORD": "local-password", **local_stack.env}
+    with DirectSource.from_settings(settings) as source:
+        with warehouse.cursor() as cur:
+            cur.execute("DROP VIEW IF EXISTS contabyx.source_rejects")
+            cur.execute(_OLD_REJECTS)
+        sent = create_views(source, late_binding=False)
+        assert "DROP VIEW IF EXISTS contabyx.source_rejects" in sent
+        assert not [s for s in create_views(source, late_binding=False) if s.startswith("DROP")]
+    assert [c for c, _ in _view_columns(warehouse, "source_rejects")] == list(REJECT_REASONS)
