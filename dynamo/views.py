@@ -76,6 +76,10 @@ _COLUMNS_SQL = (
     " character_maximum_length FROM information_schema.columns"
     " WHERE table_schema = :schema AND table_name = :name ORDER BY ordinal_position"
 )
+_VIEW_SQL = (
+    "SELECT table_name FROM information_schema.views"
+    " WHERE table_schema = :schema AND table_name = :name"
+)
 #: The scratch view a new definition is tried as, to read its columns.
 _SCRATCH = "contabyx_next_{name}"
 
@@ -90,7 +94,8 @@ def view_name(statement: str) -> tuple[str, str]:
 
 def catalog_statements(schema: str, name: str) -> list[str]:
     """The other statements :func:`create_views` may send for view ``schema.name``."""
-    return [_COLUMNS_SQL, _drop_sql(schema, _SCRATCH.format(name=name)), _drop_sql(schema, name)]
+    scratch = _SCRATCH.format(name=name)
+    return [_COLUMNS_SQL, _VIEW_SQL, _drop_sql(schema, scratch), _drop_sql(schema, name)]
 
 
 def _drop_sql(schema: str, name: str) -> str:
@@ -109,7 +114,9 @@ def create_views(
     Redshift's CREATE OR REPLACE VIEW keeps a view only with identical columns (names,
     types, order), so a view whose columns change (a new release, or a switch to or
     from Spectrum) is dropped and created instead; grants on it must then be given
-    again. Idempotent: views that are already right are replaced in place.
+    again. A late-binding view (Spectrum) is always dropped and created: the catalog
+    lists no columns to compare. Idempotent: views that are already right, and not
+    late-binding, are replaced in place.
     """
     statements = render_views(
         spectrum_schema=spectrum_schema, views_schema=views_schema, late_binding=late_binding
@@ -136,8 +143,10 @@ def _columns_change(source: Source, statement: str, schema: str, name: str) -> b
     """Whether ``statement`` gives view ``schema.name`` other columns than it has now."""
     old = _columns(source, schema, name)
     if not old:
-        # No such view, or a late-binding one: there is nothing a replacement must match.
-        return False
+        # No such view; or a view whose columns the catalog does not list, such as a
+        # late-binding one (Redshift keeps those apart, PG_GET_LATE_BINDING_VIEW_COLS):
+        # whether Redshift would replace it in place is undocumented, so drop it.
+        return bool(list(source.rows(_VIEW_SQL, {"schema": schema, "name": name})))
     scratch = _SCRATCH.format(name=name)
     trial = statement.replace(f"VIEW {schema}.{name} AS", f"VIEW {schema}.{scratch} AS", 1)
     drop_scratch = _drop_sql(schema, scratch)

@@ -145,3 +145,15 @@ def test_create_views_through_the_direct_source(local_stack: Any, warehouse: Any
         assert "DROP VIEW IF EXISTS contabyx.source_rejects" in sent
         assert not [s for s in create_views(source, late_binding=False) if s.startswith("DROP")]
     assert [c for c, _ in _view_columns(warehouse, "source_rejects")] == list(REJECT_REASONS)
+
+
+def test_a_view_with_no_listed_columns_is_recreated(local_stack: Any, warehouse: Any) -> None:
+    # Redshift lists no columns for a late-binding view; a view of no columns is the
+    # local stand-in for one (PostgreSQL allows it, and lists none either).
+    source = open_source(dict(local_stack.env))
+    with warehouse.cursor() as cur:
+        cur.execute("DROP VIEW IF EXISTS contabyx.source_rejects")
+        cur.execute("CREATE VIEW contabyx.source_rejects AS SELECT")
+    sent = create_views(source, late_binding=False)
+    assert "DROP VIEW IF EXISTS contabyx.source_rejects" in sent
+    assert [c for c, _ in _view_columns(warehouse, "source_rejects")] == list(REJECT_REASONS)
