@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import warnings
@@ -144,11 +145,31 @@ _SORT_KEY_STAND_IN = (
 )
 
 
+#: Redshift's table attributes (CREATE TABLE ... table_attributes), which PostgreSQL
+#: has no syntax for: distribution and sort keys, and column encodings.
+_REDSHIFT_TABLE_ATTRIBUTES = re.compile(
+    r"\s*\b(?:DISTSTYLE\s+(?:AUTO|EVEN|KEY|ALL)"
+    r"|DISTKEY\s*\(\s*\w+\s*\)"
+    r"|(?:COMPOUND\s+|INTERLEAVED\s+)?SORTKEY\s*(?:\([\w\s,]*\)|AUTO)"
+    r"|ENCODE\s+AUTO)",
+    re.IGNORECASE,
+)
+
+
+def postgres_schema(redshift_sql: str) -> str:
+    """``sql/schema.sql`` as the local PostgreSQL accepts it: without table attributes.
+
+    >>> postgres_schema("CREATE TABLE t (a INT) DISTSTYLE KEY DISTKEY (a) SORTKEY (a);")
+    'CREATE TABLE t (a INT);'
+    """
+    return _REDSHIFT_TABLE_ATTRIBUTES.sub("", redshift_sql)
+
+
 def apply_schema(dsn: str) -> None:
-    """Run ``sql/schema.sql`` (idempotent: IF NOT EXISTS throughout), then the index
-    that stands in for Redshift's sort key."""
+    """Run ``sql/schema.sql`` without Redshift's table attributes (idempotent: IF NOT
+    EXISTS throughout), then the index that stands in for Redshift's sort key."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(SCHEMA_SQL.read_text().encode())
+        conn.execute(postgres_schema(SCHEMA_SQL.read_text()).encode())
         conn.execute(_SORT_KEY_STAND_IN.encode())
 
 

@@ -68,13 +68,16 @@ class Insert:
     def source_rejects(self) -> dict[str, int]:
         """Source rows the views leave out, by reason (``contabyx.source_rejects``).
 
-        A row with no known type, a nature other than income or expense, or a NULL
-        clientid, amount or time counts for no client; this says how many there were.
+        Every reason of :data:`dynamo.sync.REJECT_REASONS` is a key; ``sql/create_views.sql``
+        says what each one means. Each rejected row counts under one reason only.
         """
         sql = sync.rejects_sql(self.settings.views_schema)
         row = next(iter(self.source.rows(sql)), None)
-        names = ("unknown_type", "other_nature", "null_clientid", "null_amount", "null_time")
-        return {name: int(value or 0) for name, value in zip(names, row or ())}
+        values = tuple(row) if row is not None else ()
+        return {
+            name: int(values[i] or 0) if i < len(values) else 0
+            for i, name in enumerate(sync.REJECT_REASONS)
+        }
 
     def prune(self, result: SyncResult) -> int:
         """Delete the items of clients that ``result``, a complete sync, did not write.

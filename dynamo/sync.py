@@ -133,7 +133,7 @@ def plan_sql(schema: str) -> str:
         "SELECT clientid, rn FROM ("  # noqa: S608
         " SELECT clientid, ROW_NUMBER() OVER (ORDER BY clientid) AS rn,"
         " COUNT(*) OVER () AS total"
-        f" FROM {schema}.clients_info) AS ranked"
+        f" FROM {schema}.clients_info WHERE clientid >= {LOWEST_CLIENTID}) AS ranked"
         " WHERE rn <= CAST(:limit AS BIGINT)"
         " AND (MOD(rn, CAST(:chunk AS BIGINT)) = 0"
         " OR rn = LEAST(total, CAST(:limit AS BIGINT)))"
@@ -151,15 +151,33 @@ def range_sql(kind: TableKind, schema: str) -> str:
     )
 
 
+#: Why the views leave a source row out, in the order ``sql/create_views.sql`` checks
+#: them: the columns of ``source_rejects``, and the keys of ``Insert.source_rejects()``.
+REJECT_REASONS: tuple[str, ...] = (
+    "unknown_type",
+    "ambiguous_type",
+    "other_nature",
+    "null_clientid",
+    "negative_clientid",
+    "null_amount",
+    "null_time",
+    "time_out_of_range",
+)
+
+#: The views keep clientids 0 .. 2**63-1 (``source_rejects``: ``negative_clientid``),
+#: so the first range starts just below 0 and the ranges cover every stored client.
+LOWEST_CLIENTID = 0
+
+
 def rejects_sql(schema: str) -> str:
     """The counts of source rows that the views leave out, by reason."""
-    columns = "unknown_type, other_nature, null_clientid, null_amount, null_time"
+    columns = ", ".join(REJECT_REASONS)
     return f"SELECT {columns} FROM {schema}.source_rejects"  # noqa: S608 - checked identifier
 
 
 def plan_ranges(bounds: list[int]) -> list[tuple[int, int]]:
     """``(low, high]`` ranges from sorted upper bounds: ``[3, 9] -> [(-1, 3), (3, 9)]``."""
-    ranges, low = [], -1
+    ranges, low = [], LOWEST_CLIENTID - 1
     for high in bounds:
         ranges.append((low, high))
         low = high

@@ -6,12 +6,15 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from importlib import resources
 from typing import Optional
 
 from dynamo.config import SQL_NAME, ConfigError
 from dynamo.extract import Source
+
+log = logging.getLogger(__name__)
 
 #: The one source reference the Spectrum variant widens.
 _TRANSACTIONS = "FROM contabyx.transactions AS t"
@@ -51,9 +54,7 @@ def render_views(
     out = []
     for statement in _statements(sql if sql is not None else views_sql()):
         statement = re.sub(
-            r"^CREATE OR REPLACE VIEW contabyx\.",
-            f"CREATE OR REPLACE VIEW {views_schema}.",
-            statement,
+            r"^(CREATE OR REPLACE VIEW )contabyx\.", rf"\g<1>{views_schema}.", statement
         )
         if spectrum_schema is not None:
             if _TRANSACTIONS not in statement:
@@ -67,6 +68,40 @@ def render_views(
     return out
 
 
+_VIEW_NAME = re.compile(r"^CREATE OR REPLACE VIEW (\w+)\.(\w+) AS\b")
+#: The columns of a view as the catalog lists them: Redshift and PostgreSQL both have
+#: information_schema. Redshift lists no columns for a late-binding view.
+_COLUMNS_SQL = (
+    "SELECT column_name, data_type, numeric_precision, numeric_scale,"
+    " character_maximum_length FROM information_schema.columns"
+    " WHERE table_schema = :schema AND table_name = :name ORDER BY ordinal_position"
+)
+_VIEW_SQL = (
+    "SELECT table_name FROM information_schema.views"
+    " WHERE table_schema = :schema AND table_name = :name"
+)
+#: The scratch view a new definition is tried as, to read its columns.
+_SCRATCH = "contabyx_next_{name}"
+
+
+def view_name(statement: str) -> tuple[str, str]:
+    """``(schema, view)`` of a rendered CREATE OR REPLACE VIEW statement."""
+    match = _VIEW_NAME.match(statement)
+    if match is None:
+        raise ValueError(f"not a CREATE OR REPLACE VIEW statement: {statement[:60]}")
+    return match[1], match[2]
+
+
+def catalog_statements(schema: str, name: str) -> list[str]:
+    """The other statements :func:`create_views` may send for view ``schema.name``."""
+    scratch = _SCRATCH.format(name=name)
+    return [_COLUMNS_SQL, _VIEW_SQL, _drop_sql(schema, scratch), _drop_sql(schema, name)]
+
+
+def _drop_sql(schema: str, name: str) -> str:
+    return f"DROP VIEW IF EXISTS {schema}.{name}"
+
+
 def create_views(
     source: Source,
     *,
@@ -74,10 +109,51 @@ def create_views(
     views_schema: str = "contabyx",
     late_binding: bool = True,
 ) -> list[str]:
-    """Create or replace every view; returns the statements run."""
+    """Create or replace every view; returns the statements run.
+
+    Redshift's CREATE OR REPLACE VIEW keeps a view only with identical columns (names,
+    types, order), so a view whose columns change (a new release, or a switch to or
+    from Spectrum) is dropped and created instead; grants on it must then be given
+    again. A late-binding view (Spectrum) is always dropped and created: the catalog
+    lists no columns to compare. Idempotent: views that are already right, and not
+    late-binding, are replaced in place.
+    """
     statements = render_views(
         spectrum_schema=spectrum_schema, views_schema=views_schema, late_binding=late_binding
     )
+    run = []
     for statement in statements:
+        schema, name = view_name(statement)
+        if _columns_change(source, statement, schema, name):
+            drop = _drop_sql(schema, name)
+            log.info("%s.%s changes its columns: dropping it to create it again", schema, name)
+            source.execute(drop)
+            run.append(drop)
         source.execute(statement)
-    return statements
+        run.append(statement)
+    return run
+
+
+def _columns(source: Source, schema: str, name: str) -> list[tuple[str, ...]]:
+    rows = source.rows(_COLUMNS_SQL, {"schema": schema, "name": name})
+    return [tuple("" if v is None else str(v) for v in row) for row in rows]
+
+
+def _columns_change(source: Source, statement: str, schema: str, name: str) -> bool:
+    """Whether ``statement`` gives view ``schema.name`` other columns than it has now."""
+    old = _columns(source, schema, name)
+    if not old:
+        # No such view; or a view whose columns the catalog does not list, such as a
+        # late-binding one (Redshift keeps those apart, PG_GET_LATE_BINDING_VIEW_COLS):
+        # whether Redshift would replace it in place is undocumented, so drop it.
+        return bool(list(source.rows(_VIEW_SQL, {"schema": schema, "name": name})))
+    scratch = _SCRATCH.format(name=name)
+    trial = statement.replace(f"VIEW {schema}.{name} AS", f"VIEW {schema}.{scratch} AS", 1)
+    drop_scratch = _drop_sql(schema, scratch)
+    source.execute(drop_scratch)
+    try:
+        source.execute(trial)
+        new = _columns(source, schema, scratch)
+    finally:
+        source.execute(drop_scratch)
+    return new != old

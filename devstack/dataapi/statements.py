@@ -34,6 +34,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from .errors import not_found, validation
 from .params import bind_parameters
 from .values import Column, Row
+from .view_rules import check_view_replacement
 
 __all__ = [
     "ABORTED",
@@ -470,6 +471,7 @@ class StatementStore:
         encoding = conn.info.encoding
         result: Optional[Result] = None
         refs: _TableRefs = {}
+        check_view_replacement(conn, query)
         with conn.cursor() as cur:
             cur.execute(query, values)
             affected = max(cur.rowcount, 0)

@@ -1,11 +1,17 @@
-"""Rendering the views: plain text in, statements out."""
+"""Rendering the views (plain text in, statements out), and creating them on the local
+stack under Redshift's rule for replacing a view."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
 from dynamo.config import ConfigError
-from dynamo.views import render_views
+from dynamo.extract import ExtractError, open_source
+from dynamo.extract.direct import DirectSource
+from dynamo.sync import REJECT_REASONS
+from dynamo.views import create_views, render_views
 
 
 def test_plain_views_read_the_local_table_only() -> None:
@@ -31,3 +37,123 @@ def test_spectrum_views_union_both_histories() -> None:
 def test_schema_names_are_identifiers(name: str) -> None:
     with pytest.raises(ConfigError):
         render_views(spectrum_schema=name)
+
+
+def _where(statement: str) -> str:
+    return statement[statement.index("\nWHERE") : statement.rindex("\nGROUP BY")]
+
+
+def test_total_and_months_keep_the_same_rows() -> None:
+    # A client's total is the sum of its months only if both views filter alike.
+    info, by_month, _ = render_views()
+    assert _where(info) == _where(by_month)
+    assert "t.clientid >= 0" in _where(info)
+
+
+# --- create-views on the local stack: Redshift's rule for replacing a view -----------
+
+_OLD_REJECTS = (
+    "CREATE VIEW contabyx.source_rejects AS SELECT"
+    " CAST(0 AS BIGINT) AS unknown_type, CAST(0 AS BIGINT) AS other_nature,"
+    " CAST(0 AS BIGINT) AS null_clientid, CAST(0 AS BIGINT) AS null_amount,"
+    " CAST(0 AS BIGINT) AS null_time"
+)
+_OLD_INFO = (
+    "CREATE VIEW contabyx.clients_info AS SELECT CAST(1 AS BIGINT) AS clientid,"
+    " CAST(0 AS DECIMAL(18, 2)) AS balance, CAST(0 AS DECIMAL(18, 2)) AS income,"
+    " CAST(0 AS DECIMAL(18, 2)) AS expense, CAST(0 AS BIGINT) AS income_count,"
+    " CAST(0 AS BIGINT) AS expense_count"
+)
+
+
+def _view_columns(warehouse: Any, name: str) -> list[tuple[str, str]]:
+    with warehouse.cursor() as cur:
+        cur.execute(
+            "SELECT column_name, data_type || coalesce('(' || numeric_precision || ','"
+            " || numeric_scale || ')', '') FROM information_schema.columns"
+            " WHERE table_schema = 'contabyx' AND table_name = %s ORDER BY ordinal_position",
+            (name,),
+        )
+        return cur.fetchall()
+
+
+def test_the_emulator_refuses_what_redshift_refuses(local_stack: Any, warehouse: Any) -> None:
+    source = open_source(dict(local_stack.env))
+    with warehouse.cursor() as cur:
+        cur.execute("DROP VIEW IF EXISTS contabyx.replace_rule")
+        cur.execute("CREATE VIEW contabyx.replace_rule AS SELECT 1 AS a")
+    try:
+        # PostgreSQL appends the column; Redshift refuses any other column list.
+        with pytest.raises(ExtractError, match="identical"):
+            source.execute("CREATE OR REPLACE VIEW contabyx.replace_rule AS SELECT 1 AS a, 2 AS b")
+        with pytest.raises(ExtractError, match="identical"):
+            source.execute(
+                "CREATE OR REPLACE VIEW contabyx.replace_rule AS SELECT CAST(1 AS BIGINT) AS a"
+            )
+        # The same columns replace in place.
+        source.execute("CREATE OR REPLACE VIEW contabyx.replace_rule AS SELECT 2 AS a")
+    finally:
+        with warehouse.cursor() as cur:
+            cur.execute("DROP VIEW IF EXISTS contabyx.replace_rule")
+
+
+def test_create_views_recreates_views_whose_columns_change(
+    local_stack: Any, warehouse: Any
+) -> None:
+    source = open_source(dict(local_stack.env))
+    with warehouse.cursor() as cur:
+        # The views of the release before: fewer reasons, DECIMAL(18, 2) sums.
+        cur.execute("DROP VIEW IF EXISTS contabyx.source_rejects")
+        cur.execute(_OLD_REJECTS)
+        cur.execute("DROP VIEW IF EXISTS contabyx.clients_info")
+        cur.execute(_OLD_INFO)
+    sent = create_views(source, late_binding=False)
+    assert "DROP VIEW IF EXISTS contabyx.source_rejects" in sent
+    assert "DROP VIEW IF EXISTS contabyx.clients_info" in sent
+    assert [c for c, _ in _view_columns(warehouse, "source_rejects")] == list(REJECT_REASONS)
+    assert ("income", "numeric(38,2)") in _view_columns(warehouse, "clients_info")
+    # Idempotent: views already right are replaced in place, nothing is dropped.
+    again = create_views(source, late_binding=False)
+    assert not [s for s in again if s.startswith("DROP")]
+    # The Spectrum variant has the same columns: no drop either.
+    with warehouse.cursor() as cur:
+        cur.execute("CREATE SCHEMA IF NOT EXISTS ext_contabyx")
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS ext_contabyx.transactions (transactionid BIGINT,"
+            " clientid BIGINT, typeid INTEGER, time TIMESTAMP, amount DECIMAL(12,2))"
+        )
+    try:
+        spectrum = create_views(source, spectrum_schema="ext_contabyx", late_binding=False)
+        assert not [s for s in spectrum if s.startswith("DROP")]
+    finally:
+        create_views(source, late_binding=False)
+    with warehouse.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM information_schema.views WHERE table_name LIKE 'contabyx_next_%'"
+        )
+        assert cur.fetchone()[0] == 0, "no scratch view is left behind"
+
+
+def test_create_views_through_the_direct_source(local_stack: Any, warehouse: Any) -> None:
+    # The catalog statement's :name parameters work on both sources.
+    settings = {"REDSHIFT_SSL": "false", "REDSHIFT_PASSWORD": "local-password", **local_stack.env}
+    with DirectSource.from_settings(settings) as source:
+        with warehouse.cursor() as cur:
+            cur.execute("DROP VIEW IF EXISTS contabyx.source_rejects")
+            cur.execute(_OLD_REJECTS)
+        sent = create_views(source, late_binding=False)
+        assert "DROP VIEW IF EXISTS contabyx.source_rejects" in sent
+        assert not [s for s in create_views(source, late_binding=False) if s.startswith("DROP")]
+    assert [c for c, _ in _view_columns(warehouse, "source_rejects")] == list(REJECT_REASONS)
+
+
+def test_a_view_with_no_listed_columns_is_recreated(local_stack: Any, warehouse: Any) -> None:
+    # Redshift lists no columns for a late-binding view; a view of no columns is the
+    # local stand-in for one (PostgreSQL allows it, and lists none either).
+    source = open_source(dict(local_stack.env))
+    with warehouse.cursor() as cur:
+        cur.execute("DROP VIEW IF EXISTS contabyx.source_rejects")
+        cur.execute("CREATE VIEW contabyx.source_rejects AS SELECT")
+    sent = create_views(source, late_binding=False)
+    assert "DROP VIEW IF EXISTS contabyx.source_rejects" in sent
+    assert [c for c, _ in _view_columns(warehouse, "source_rejects")] == list(REJECT_REASONS)
