@@ -648,7 +648,9 @@ def _csv_pages(local: Any, statement_id: str) -> list[str]:
     pages: list[str] = []
     token: str | None = None
     while True:
-        page = local.get_statement_result_v2(Id=statement_id, **({"NextToken": token} if token else {}))
+        page = local.get_statement_result_v2(
+            Id=statement_id, **({"NextToken": token} if token else {})
+        )
         pages.append("".join(record["CSVRecords"] for record in page["Records"]))
         token = page.get("NextToken")
         if not token:
@@ -666,9 +668,10 @@ def test_csv_page_shapes(postgres: str, csv_header: str, csv_null: str) -> None:
         pages = _csv_pages(local, described["Id"])
     assert len(pages) == 2
     headed = [page.startswith("id,amount,label\n") for page in pages]
-    assert headed == {"first": [True, False], "every": [True, True], "none": [False, False]}[
-        csv_header
-    ]
+    assert (
+        headed
+        == {"first": [True, False], "every": [True, True], "none": [False, False]}[csv_header]
+    )
     lines = [line for page in pages for line in page.splitlines() if line != "id,amount,label"]
     null = "" if csv_null == "empty" else '""'
     assert lines[:4] == [f"1,1.5,{null}", "2,3.0,x2", f"3,{null},x3", '4,6.0,""']

@@ -351,9 +351,7 @@ class TestCsvPageShapes:
         assert list(parser.rows(_page("id,amount\n3,\n"), first_page=False)) == [(3, None)]
 
     @pytest.mark.parametrize("null", ["", '""'])
-    def test_null_as_empty_field_or_quoted_empty_string_in_numeric_columns(
-        self, null: str
-    ) -> None:
+    def test_null_as_empty_field_or_quoted_empty_string_in_numeric_columns(self, null: str) -> None:
         parser = CsvPageParser([ID, BIGINT, DECIMAL, FLOAT, BOOL])
         line = ",".join(["1"] + [null] * 4) + "\n"
         assert list(parser.rows(_page(line), first_page=False)) == [(1, None, None, None, None)]

@@ -38,7 +38,12 @@ def proxy(local_stack: Any) -> Iterator[FaultProxy]:
 
 def _source(env: dict[str, str], endpoint: str, **settings: str) -> DataApiSource:
     return DataApiSource.from_settings(
-        {**env, "AWS_ENDPOINT_URL_REDSHIFT_DATA": endpoint, "DATA_API_RESULT_FORMAT": "csv", **settings}
+        {
+            **env,
+            "AWS_ENDPOINT_URL_REDSHIFT_DATA": endpoint,
+            "DATA_API_RESULT_FORMAT": "csv",
+            **settings,
+        }
     )
 
 

@@ -120,14 +120,18 @@ def test_a_silent_endpoint_fails_the_statement_in_one_line(
     assert all("ReadTimeoutError" in line and silent.url in line for line in retries)
 
 
-def test_the_cli_fails_in_one_line_naming_the_endpoint(local_stack: Any, silent: SilentServer) -> None:
+def test_the_cli_fails_in_one_line_naming_the_endpoint(
+    local_stack: Any, silent: SilentServer
+) -> None:
     env = {
         "AWS_ENDPOINT_URL_REDSHIFT_DATA": silent.url,
         "AWS_READ_TIMEOUT": "1",
         "SOURCE": "data-api",
     }
     done = _guarded(
-        lambda: synced.etl(("silent_ci", "silent_ciby"), "--log-level", "INFO", "create-views", **env)
+        lambda: synced.etl(
+            ("silent_ci", "silent_ciby"), "--log-level", "INFO", "create-views", **env
+        )
     )
     assert done.returncode == 1, done
     lines = done.stderr.strip().splitlines()
