@@ -28,9 +28,9 @@ from typing import Any, Optional
 __all__ = [
     "BOOL",
     "BPCHAR",
+    "BYTEA",
     "CSV_HEADERS",
     "CSV_NULLS",
-    "BYTEA",
     "DATE",
     "FLOAT4",
     "FLOAT8",

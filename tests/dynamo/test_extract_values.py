@@ -8,6 +8,7 @@ import io
 import math
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
+from typing import ClassVar
 
 import pytest
 from hypothesis import given
@@ -323,12 +324,19 @@ class TestCsvPageShapes:
     """AWS documents neither which pages carry a header line nor how NULL is written:
     every plausible shape reads the same rows."""
 
-    COLUMNS = [ID, DECIMAL, TEXT]
+    COLUMNS: ClassVar[list[dict[str, object]]] = [ID, DECIMAL, TEXT]
     HEADER = "id,amount,label\n"
     PAGES = ('1,1.10,a\n2,,""\n', '3,"",b\n4,-2.00,\n')
-    ROWS = [(1, Decimal("1.10"), "a"), (2, None, ""), (3, None, "b"), (4, Decimal("-2.00"), "")]
+    ROWS: ClassVar[list[tuple[object, ...]]] = [
+        (1, Decimal("1.10"), "a"),
+        (2, None, ""),
+        (3, None, "b"),
+        (4, Decimal("-2.00"), ""),
+    ]
 
-    def _read(self, pages: list[str], columns: list[dict[str, object]] | None = None) -> list:
+    def _read(
+        self, pages: list[str], columns: list[dict[str, object]] | None = None
+    ) -> list[tuple[object, ...]]:
         parser = CsvPageParser(columns or self.COLUMNS)
         rows: list[tuple[object, ...]] = []
         for number, text in enumerate(pages):

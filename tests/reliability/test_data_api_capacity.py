@@ -96,9 +96,9 @@ def test_capacity_errors_are_retried_max_retries_times_in_all_then_fail_in_one_l
 ) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
     proxy.add_rule(Rule.error(EXECUTE, code, "busy"))
-    with _source(local_stack.env, proxy.url, MAX_RETRIES="3") as source:
-        with pytest.raises(ExtractError) as caught:
-            list(source.rows("SELECT 1"))
+    source = _source(local_stack.env, proxy.url, MAX_RETRIES="3")
+    with source, pytest.raises(ExtractError) as caught:
+        list(source.rows("SELECT 1"))
     # One first attempt and MAX_RETRIES retries: botocore adds none of its own.
     assert len(_errors(proxy, code)) == 4
     assert len(_retries(caplog)) == 3
@@ -113,9 +113,9 @@ def test_statement_timeout_covers_a_submission_that_keeps_being_refused(
     local_stack: Any, proxy: FaultProxy
 ) -> None:
     proxy.add_rule(Rule.error(EXECUTE, "ActiveStatementsExceededException", BUSY))
-    with _source(local_stack.env, proxy.url, MAX_RETRIES="100", STATEMENT_TIMEOUT="1") as source:
-        with pytest.raises(ExtractError) as caught:
-            list(source.rows("SELECT 1"))
+    source = _source(local_stack.env, proxy.url, MAX_RETRIES="100", STATEMENT_TIMEOUT="1")
+    with source, pytest.raises(ExtractError) as caught:
+        list(source.rows("SELECT 1"))
     text = str(caught.value)
     assert "STATEMENT_TIMEOUT" in text and "not submitted" in text
     assert len(_errors(proxy, "ActiveStatementsExceededException")) < 101
