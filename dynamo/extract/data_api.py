@@ -705,8 +705,9 @@ def _failure_reason(response: Any, caught_exception: Optional[BaseException]) ->
     if not response:
         return None
     http, parsed = response
-    code = (parsed or {}).get("Error", {}).get("Code")
-    if code:
-        return str(code)
+    # A DescribeStatement answer has an "Error" too: the statement's text, not a code.
+    error = parsed.get("Error") if isinstance(parsed, dict) else None
+    if isinstance(error, dict) and error.get("Code"):
+        return str(error["Code"])
     status = getattr(http, "status_code", 200)
     return f"HTTP {status}" if status >= 400 else None
