@@ -106,6 +106,7 @@ class Settings:
             "aws_connect_timeout",
             "aws_read_timeout",
             "data_api_result_format",
+            "max_retries",
         )
         out: dict[str, str | None] = {}
         for key in keys:

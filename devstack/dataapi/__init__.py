@@ -27,7 +27,7 @@ from typing import Optional
 
 from .api import DataApi
 from .server import DataApiHTTPServer, make_http_server
-from .statements import StatementStore
+from .statements import MAX_ACTIVE_STATEMENTS, StatementStore
 
 __all__ = ["DataApi", "DataApiServer", "StatementStore", "serve"]
 
@@ -37,6 +37,9 @@ class DataApiServer:
 
     ``conninfo`` names the PostgreSQL server (a libpq key/value string or URI); each
     request's ``Database`` replaces its ``dbname``. ``port=0`` picks a free port.
+    ``csv_header`` and ``csv_null`` choose the shape of CSV pages (see
+    :class:`~devstack.dataapi.api.DataApi`); ``max_active_statements`` is the quota of
+    statements running at once per cluster or workgroup (AWS's 200 by default).
 
     Example::
 
@@ -54,16 +57,25 @@ class DataApiServer:
         workers: int = 8,
         max_statements: int = 10_000,
         retention_seconds: float = 24 * 3600,
+        max_active_statements: int = MAX_ACTIVE_STATEMENTS,
+        csv_header: str = "first",
+        csv_null: str = "empty",
     ) -> None:
         self._store = StatementStore(
             conninfo,
             workers=workers,
             max_statements=max_statements,
             retention_seconds=retention_seconds,
+            max_active_statements=max_active_statements,
         )
-        self._http: DataApiHTTPServer = make_http_server(
-            DataApi(self._store, page_size=page_size), host, port
-        )
+        try:
+            api = DataApi(
+                self._store, page_size=page_size, csv_header=csv_header, csv_null=csv_null
+            )
+        except ValueError:
+            self._store.close()
+            raise
+        self._http: DataApiHTTPServer = make_http_server(api, host, port)
         self._thread: Optional[threading.Thread] = None
 
     @property

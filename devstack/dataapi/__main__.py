@@ -4,12 +4,18 @@ Example::
 
     python -m devstack.dataapi --host 127.0.0.1 --port 8890 \\
         --conninfo "host=/path/to/socketdir port=5432 user=postgres dbname=dev" --page-size 1000
+
+The shape of CSV pages and the active-statement quota default to the environment
+(``CONTABYX_LOCAL_CSV_HEADER``, ``CONTABYX_LOCAL_CSV_NULL``,
+``CONTABYX_LOCAL_MAX_ACTIVE_STATEMENTS``), so ``contabyx-local up`` run with them set
+starts an emulator that sends that shape.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -18,6 +24,12 @@ from types import FrameType
 from typing import Optional
 
 from . import DataApiServer
+from .statements import MAX_ACTIVE_STATEMENTS
+from .values import CSV_HEADERS, CSV_NULLS
+
+CSV_HEADER_ENV = "CONTABYX_LOCAL_CSV_HEADER"
+CSV_NULL_ENV = "CONTABYX_LOCAL_CSV_NULL"
+MAX_ACTIVE_ENV = "CONTABYX_LOCAL_MAX_ACTIVE_STATEMENTS"
 
 _log = logging.getLogger("devstack.dataapi")
 
@@ -32,6 +44,24 @@ def _parse(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--conninfo", required=True, help="libpq conninfo of the PostgreSQL server")
     parser.add_argument("--page-size", type=int, default=1000, help="rows per result page")
     parser.add_argument("--workers", type=int, default=8, help="statements run at once")
+    parser.add_argument(
+        "--csv-header",
+        choices=CSV_HEADERS,
+        default=os.environ.get(CSV_HEADER_ENV) or "first",
+        help=f"which CSV pages start with a header line (${CSV_HEADER_ENV})",
+    )
+    parser.add_argument(
+        "--csv-null",
+        choices=CSV_NULLS,
+        default=os.environ.get(CSV_NULL_ENV) or "empty",
+        help=f'NULL in CSV pages: an empty field or "" (${CSV_NULL_ENV})',
+    )
+    parser.add_argument(
+        "--max-active-statements",
+        type=int,
+        default=int(os.environ.get(MAX_ACTIVE_ENV) or MAX_ACTIVE_STATEMENTS),
+        help=f"statements running at once per cluster, as AWS's quota (${MAX_ACTIVE_ENV})",
+    )
     parser.add_argument("--log-level", default="WARNING", help="logging level")
     return parser.parse_args(argv)
 
@@ -54,6 +84,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             port=args.port,
             page_size=args.page_size,
             workers=args.workers,
+            max_active_statements=args.max_active_statements,
+            csv_header=args.csv_header,
+            csv_null=args.csv_null,
         )
     except (OSError, ValueError) as exc:
         print(f"dataapi: cannot start: {exc}", file=sys.stderr)

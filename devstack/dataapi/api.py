@@ -30,7 +30,7 @@ from .statements import (
     StatementStore,
     SubStatement,
 )
-from .values import column_metadata, encode_row, to_csv
+from .values import CSV_HEADERS, CSV_NULLS, column_metadata, encode_row, to_csv
 
 __all__ = ["DataApi"]
 
@@ -51,17 +51,35 @@ class DataApi:
     ``page_size`` is the number of rows per GetStatementResult page (the real service
     pages by size, up to 100 MB; a small page size lets tests cross many pages).
 
+    AWS documents neither which CSV pages (``GetStatementResultV2``) start with a header
+    line nor how NULL is written in them, so the emulator can send each shape:
+    ``csv_header`` is ``"first"`` (the first page only), ``"every"`` or ``"none"``;
+    ``csv_null`` is ``"empty"`` (``1,,2``) or ``"quoted"`` (``1,"",2``).
+
     Example::
 
         api = DataApi(store, page_size=7)
         api.call("GetStatementResult", {"Id": statement_id})["Records"]
     """
 
-    def __init__(self, store: StatementStore, *, page_size: int = 1000) -> None:
+    def __init__(
+        self,
+        store: StatementStore,
+        *,
+        page_size: int = 1000,
+        csv_header: str = "first",
+        csv_null: str = "empty",
+    ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
+        if csv_header not in CSV_HEADERS:
+            raise ValueError(f"csv_header must be one of {', '.join(CSV_HEADERS)}")
+        if csv_null not in CSV_NULLS:
+            raise ValueError(f"csv_null must be one of {', '.join(CSV_NULLS)}")
         self._store = store
         self._page_size = page_size
+        self._csv_header = csv_header
+        self._csv_null = csv_null
         # Tokens from another server instance are refused, as expired tokens are.
         self._token_key = secrets.token_hex(8)
         self._handlers: dict[str, _Handler] = {
@@ -311,9 +329,11 @@ class DataApi:
             )
         result = sub.result
         assert result is not None
-        header = [column.name for column in result.columns] if start == 0 else None
+        names = [column.name for column in result.columns]
+        header = {"first": names if start == 0 else None, "every": names, "none": None}
+        text = to_csv(result.rows[start:end], header=header[self._csv_header], null=self._csv_null)
         out: dict[str, Any] = {
-            "Records": [{"CSVRecords": to_csv(result.rows[start:end], header=header)}],
+            "Records": [{"CSVRecords": text}],
             "ColumnMetadata": [column_metadata(column) for column in result.columns],
             "TotalNumRows": len(result.rows),
             "ResultFormat": "CSV",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ApiError", "not_found", "validation"]
+__all__ = ["ApiError", "active_statements_exceeded", "not_found", "validation"]
 
 
 class ApiError(Exception):
@@ -44,3 +44,11 @@ def validation(message: str) -> ApiError:
 def not_found(message: str, resource_id: str) -> ApiError:
     """A ``ResourceNotFoundException`` about ``resource_id``."""
     return ApiError("ResourceNotFoundException", message, ResourceId=resource_id)
+
+
+def active_statements_exceeded(limit: int) -> ApiError:
+    """An ``ActiveStatementsExceededException`` (HTTP 400, as the service model says)."""
+    return ApiError(
+        "ActiveStatementsExceededException",
+        f"Active statements exceeded the allowed quota ({limit}).",
+    )

@@ -5,7 +5,10 @@ threads, each statement on its own PostgreSQL connection, through the lifecycle 
 Data API reports: SUBMITTED -> PICKED -> STARTED -> FINISHED | FAILED | ABORTED.
 A batch runs its SQL in one transaction (all or nothing) unless ``AUTO_COMMIT``.
 Results are kept in memory as PostgreSQL text; the store forgets the oldest finished
-statements beyond ``max_statements`` or older than ``retention_seconds``.
+statements beyond ``max_statements`` or older than ``retention_seconds``. As on AWS, a
+cluster (or workgroup) runs at most ``max_active_statements`` statements at once
+(:data:`MAX_ACTIVE_STATEMENTS`, the Data API's quota); one more is refused with
+``ActiveStatementsExceededException``.
 
 Example::
 
@@ -31,7 +34,7 @@ import psycopg
 from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from .errors import not_found, validation
+from .errors import active_statements_exceeded, not_found, validation
 from .params import bind_parameters
 from .values import Column, Row
 from .view_rules import check_view_replacement
@@ -40,6 +43,7 @@ __all__ = [
     "ABORTED",
     "FAILED",
     "FINISHED",
+    "MAX_ACTIVE_STATEMENTS",
     "PICKED",
     "STARTED",
     "SUBMITTED",
@@ -59,6 +63,9 @@ FINISHED = "FINISHED"
 FAILED = "FAILED"
 ABORTED = "ABORTED"
 _DONE = frozenset({FINISHED, FAILED, ABORTED})
+#: The Data API's quota of active (submitted, not ended) statements per cluster or
+#: workgroup, shared by every user of it.
+MAX_ACTIVE_STATEMENTS = 200
 
 _CANCEL_RETRY_SECONDS = 0.2
 _CANCEL_RETRY_LIMIT = 100
@@ -205,7 +212,11 @@ class StatementStore:
         workers: int = 8,
         max_statements: int = 10_000,
         retention_seconds: float = 24 * 3600,
+        max_active_statements: int = MAX_ACTIVE_STATEMENTS,
     ) -> None:
+        if max_active_statements < 1:
+            raise ValueError("max_active_statements must be at least 1")
+        self._max_active = max_active_statements
         self._conninfo = conninfo
         self._default_database = str(conninfo_to_dict(conninfo).get("dbname") or "dev")
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dataapi-sql")
@@ -253,6 +264,8 @@ class StatementStore:
                 known = self._statements.get(self._tokens.get(request.client_token, ""))
                 if known is not None:
                     return known
+            if self._active(request) >= self._max_active:
+                raise active_statements_exceeded(self._max_active)
             statement_id = str(uuid.uuid4())
             if request.is_batch:
                 subs = [
@@ -274,6 +287,15 @@ class StatementStore:
             self._evict(now)
         self._pool.submit(self._run, statement)
         return statement
+
+    def _active(self, request: StatementRequest) -> int:
+        """Statements not ended on ``request``'s cluster or workgroup (under the lock)."""
+        target = (request.cluster_identifier, request.workgroup_name)
+        return sum(
+            1
+            for s in self._statements.values()
+            if not s.done and (s.request.cluster_identifier, s.request.workgroup_name) == target
+        )
 
     def get(self, statement_id: str) -> tuple[Statement, Optional[SubStatement]]:
         """The statement and, for an id ``<id>:<n>``, its sub statement.

@@ -29,6 +29,8 @@ __all__ = [
     "BOOL",
     "BPCHAR",
     "BYTEA",
+    "CSV_HEADERS",
+    "CSV_NULLS",
     "DATE",
     "FLOAT4",
     "FLOAT8",
@@ -252,19 +254,30 @@ def encode_row(row: Row, type_oids: Sequence[int]) -> list[dict[str, Any]]:
     return [encode_field(text, oid) for text, oid in zip(row, type_oids)]
 
 
-def _csv_field(value: Optional[str]) -> str:
+#: How a CSV page writes NULL: an empty field (``1,,2``) or a quoted empty string
+#: (``1,"",2``). AWS does not document which; the emulator can send either.
+CSV_NULLS = ("empty", "quoted")
+#: Which CSV pages start with a header line of column names: the first page only,
+#: every page, or none. AWS does not document it; the emulator can send each.
+CSV_HEADERS = ("first", "every", "none")
+
+
+def _csv_field(value: Optional[str], null: str = "") -> str:
     if value is None:
-        return ""
+        return null
     # Quoted when empty too, so an empty string stays distinct from NULL.
     if value == "" or any(ch in value for ch in _CSV_SPECIAL):
         return '"' + value.replace('"', '""') + '"'
     return value
 
 
-def to_csv(rows: Iterable[Row], header: Optional[Sequence[str]] = None) -> str:
+def to_csv(
+    rows: Iterable[Row], header: Optional[Sequence[str]] = None, *, null: str = "empty"
+) -> str:
     """CSV text of ``rows``, optionally led by a header line.
 
-    RFC 4180 quoting, ``\\n`` line ends; NULL is an empty field, the empty string ``""``.
+    RFC 4180 quoting, ``\\n`` line ends; the empty string is ``""``; NULL is an empty
+    field, or with ``null="quoted"`` a quoted empty string (see :data:`CSV_NULLS`).
 
     Example::
 
@@ -272,5 +285,8 @@ def to_csv(rows: Iterable[Row], header: Optional[Sequence[str]] = None) -> str:
         'id,s\\n1,"a,b"\\n2,\\n'
     """
     lines = [] if header is None else [",".join(_csv_field(name) for name in header)]
-    lines.extend(",".join(_csv_field(value) for value in row) for row in rows)
+    if null not in CSV_NULLS:
+        raise ValueError(f"null must be one of {', '.join(CSV_NULLS)}, not {null!r}")
+    written = "" if null == "empty" else '""'
+    lines.extend(",".join(_csv_field(value, written) for value in row) for row in rows)
     return "".join(line + "\n" for line in lines)

@@ -41,12 +41,21 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Literal, Optional
+from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, cast
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoRegionError,
+    ReadTimeoutError,
+)
 
+from dynamo import backoff
+from dynamo.config import Settings
 from dynamo.extract import ExtractError, ParamValue, Row, Source, short_sql
 from dynamo.extract.values import CsvPageParser, Field, record_converter
 
@@ -54,7 +63,7 @@ if TYPE_CHECKING:
     from mypy_boto3_redshift_data import RedshiftDataAPIServiceClient
     from mypy_boto3_redshift_data.type_defs import DescribeStatementResponseTypeDef
 
-__all__ = ["DataApiSource", "ResultFormat"]
+__all__ = ["MAX_ATTEMPTS", "TIMEOUT_ATTEMPTS", "DataApiSource", "ResultFormat"]
 
 _log = logging.getLogger(__name__)
 
@@ -65,6 +74,24 @@ ResultFormat = Literal["JSON", "CSV"]
 
 _RUNNING = frozenset({"SUBMITTED", "PICKED", "STARTED"})
 _PARAMETER_NAME = re.compile(r"^[0-9A-Za-z_]+$")
+
+#: botocore's attempts per request (first try included) for transient faults: a 5xx
+#: answer, a dropped connection, throttling of polls and pages.
+MAX_ATTEMPTS = 10
+#: Attempts per request when the endpoint cannot be reached or does not answer
+#: (connect or read timeout, refused connection): with the default timeouts a silent
+#: endpoint fails a request after about 3 x AWS_READ_TIMEOUT = 60 s.
+TIMEOUT_ATTEMPTS = 3
+#: Capacity errors of a submission, retried by the source (not botocore) with the sync's
+#: backoff, at most ``max_retries`` times: the cluster's quota of active statements
+#: (200, shared with every user of the cluster) and request throttling.
+_CAPACITY_ERRORS = frozenset(
+    {"ActiveStatementsExceededException", "ThrottlingException", "TooManyRequestsException"}
+)
+_SUBMISSIONS = frozenset({"ExecuteStatement", "BatchExecuteStatement"})
+_UNREACHABLE = (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError)
+#: Keys this module keeps in botocore's per-request context.
+_REASON, _UNANSWERED = "contabyx_retry_reason", "contabyx_unanswered"
 
 # --------------------------------------------------------------------------- helpers
 
@@ -126,6 +153,13 @@ class DataApiSource(Source):
     that with CSV a NULL in a text column reads as ``''``: use CSV for numeric results
     such as the sync's views.
 
+    Each request waits at most ``connect_timeout`` to connect and ``read_timeout`` for
+    an answer. botocore retries transient faults (``max_attempts`` attempts; an endpoint
+    that does not answer, :data:`TIMEOUT_ATTEMPTS`); a submission refused for capacity
+    (``ActiveStatementsExceededException``, throttling) is retried here instead, with
+    :func:`dynamo.backoff.delay`, at most ``max_retries`` times. Every retry is logged at
+    INFO. ``statement_timeout`` covers the whole statement: submitting, waiting, reading.
+
     Safe to share between threads: it holds one thread-safe boto3 client and no
     per-statement state.
 
@@ -149,11 +183,14 @@ class DataApiSource(Source):
         client: Optional[RedshiftDataAPIServiceClient] = None,
         poll_initial: float = 0.01,
         poll_max: float = 1.0,
-        statement_timeout: Optional[float] = 3600.0,
-        max_attempts: int = 10,
+        statement_timeout: Optional[float] = Settings.statement_timeout,
+        max_attempts: int = MAX_ATTEMPTS,
         retry_mode: RetryMode = "standard",
         max_pool_connections: int = 32,
         result_format: str = "JSON",
+        max_retries: int = Settings.max_retries,
+        connect_timeout: float = Settings.aws_connect_timeout,
+        read_timeout: float = Settings.aws_read_timeout,
     ) -> None:
         if not database:
             raise ValueError("database is required")
@@ -164,6 +201,10 @@ class DataApiSource(Source):
             raise ValueError("statement_timeout must be positive (or None: no limit)")
         if retry_mode not in ("standard", "adaptive", "legacy"):
             raise ValueError("retry_mode must be 'standard', 'adaptive' or 'legacy'")
+        if max_attempts < 1 or max_retries < 0:
+            raise ValueError("need max_attempts >= 1 and max_retries >= 0")
+        if not (connect_timeout > 0 and read_timeout > 0):
+            raise ValueError("connect_timeout and read_timeout must be positive seconds")
         fmt = result_format.upper() if isinstance(result_format, str) else result_format
         if fmt not in ("JSON", "CSV"):
             raise ValueError(f"result_format must be 'JSON' or 'CSV', not {result_format!r}")
@@ -176,11 +217,16 @@ class DataApiSource(Source):
         self.poll_max = poll_max
         self.statement_timeout = statement_timeout
         self.result_format: ResultFormat = "CSV" if fmt == "CSV" else "JSON"
+        self.max_retries = max_retries
+        self.max_attempts = max_attempts
+        self.read_timeout = read_timeout
         self._owns_client = client is None
         if client is None:
             config = Config(
-                retries={"max_attempts": max_attempts, "mode": retry_mode},
+                retries={"total_max_attempts": max_attempts, "mode": retry_mode},
                 max_pool_connections=max_pool_connections,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
             )
             session = session or boto3.Session(region_name=region)
             try:
@@ -192,6 +238,11 @@ class DataApiSource(Source):
                     "no AWS region: pass region= or set AWS_REGION (AWS_DEFAULT_REGION)"
                 ) from None
         self._client: RedshiftDataAPIServiceClient = client
+        events = client.meta.events
+        # First, so that its "no retry" wins over botocore's own decision.
+        # (botocore's stubs type handlers as returning None; needs-retry ones return.)
+        events.register_first("needs-retry.redshift-data", cast(Any, self._needs_retry))
+        events.register("request-created.redshift-data", self._log_retry)
         self._target: dict[str, Any] = {"Database": database}
         for key, value in (
             ("ClusterIdentifier", cluster),
@@ -209,7 +260,9 @@ class DataApiSource(Source):
         Reads ``DATABASE`` (default ``dev``), ``WORKGROUP``, ``SECRET_ARN``, ``CLUSTER``,
         ``DBUSER`` (default ``awsuser``, used only with ``CLUSTER`` and no secret),
         ``AWS_REGION``, ``STATEMENT_TIMEOUT`` (seconds, default 3600),
-        ``DATA_API_RESULT_FORMAT`` (``json`` or ``csv``, any case; default ``json``) and
+        ``DATA_API_RESULT_FORMAT`` (``json`` or ``csv``, any case; default ``json``),
+        ``MAX_RETRIES`` (capacity retries of a submission, default 20),
+        ``AWS_CONNECT_TIMEOUT`` and ``AWS_READ_TIMEOUT`` (seconds, default 5 and 20) and
         ``AWS_ENDPOINT_URL_REDSHIFT_DATA`` (else boto3 reads the environment).
 
         >>> DataApiSource.from_settings({"CLUSTER": "my-cluster", "AWS_REGION": "eu-west-1"})
@@ -223,7 +276,10 @@ class DataApiSource(Source):
         workgroup, secret_arn = get("WORKGROUP"), get("SECRET_ARN")
         cluster = None if workgroup else get("CLUSTER")
         db_user = None if workgroup or secret_arn else get("DBUSER", "awsuser")
-        timeout = float(get("STATEMENT_TIMEOUT", "3600") or 3600)
+
+        def number(key: str, default: float) -> float:
+            return float(get(key) or default)
+
         return cls(
             database=get("DATABASE", "dev") or "dev",
             cluster=cluster,
@@ -232,8 +288,11 @@ class DataApiSource(Source):
             workgroup=workgroup,
             region=get("AWS_REGION"),
             endpoint_url=get("AWS_ENDPOINT_URL_REDSHIFT_DATA"),
-            statement_timeout=timeout,
+            statement_timeout=number("STATEMENT_TIMEOUT", Settings.statement_timeout),
             result_format=(get("DATA_API_RESULT_FORMAT", "JSON") or "JSON").strip(),
+            max_retries=int(number("MAX_RETRIES", Settings.max_retries)),
+            connect_timeout=number("AWS_CONNECT_TIMEOUT", Settings.aws_connect_timeout),
+            read_timeout=number("AWS_READ_TIMEOUT", Settings.aws_read_timeout),
         )
 
     def __repr__(self) -> str:
@@ -269,7 +328,8 @@ class DataApiSource(Source):
 
     def execute(self, sql: str) -> None:
         """Run one statement (DDL, DML) and wait until it has FINISHED."""
-        self._wait(self._submit(sql, []), sql)
+        deadline = self._deadline()
+        self._wait(self._submit(sql, [], deadline=deadline), sql, deadline=deadline)
 
     def execute_script(self, statements: Sequence[str]) -> None:
         """Run several statements in one transaction (``BatchExecuteStatement``); wait.
@@ -280,10 +340,15 @@ class DataApiSource(Source):
         if not sqls:
             return
         preview = f"{short_sql(sqls[0])} (+{len(sqls) - 1} more)" if len(sqls) > 1 else sqls[0]
-        with _aws_errors("BatchExecuteStatement", None, preview):
-            statement_id = self._client.batch_execute_statement(Sqls=sqls, **self._target)["Id"]
-        _log.debug("statement %s submitted: %s", statement_id, short_sql(preview))
-        self._wait(statement_id, preview)
+        deadline = self._deadline()
+        request: dict[str, Any] = {"Sqls": sqls, "ClientToken": str(uuid.uuid4()), **self._target}
+        statement_id = self._submitted(
+            "BatchExecuteStatement",
+            preview,
+            lambda: self._client.batch_execute_statement(**request)["Id"],
+            deadline,
+        )
+        self._wait(statement_id, preview, deadline=deadline)
 
     def close(self) -> None:
         """Close the HTTP connections of a client this source made (not a given one)."""
@@ -295,18 +360,19 @@ class DataApiSource(Source):
     def _rows(
         self, sql: str, parameters: list[dict[str, str]], cancel: Optional[threading.Event]
     ) -> Iterator[Row]:
-        statement_id = self._submit(sql, parameters, self.result_format)
-        described = self._wait(statement_id, sql, cancel)
+        deadline = self._deadline()
+        statement_id = self._submit(sql, parameters, self.result_format, deadline, cancel)
+        described = self._wait(statement_id, sql, cancel, deadline)
         if not described.get("HasResultSet", True):
             return
         if self.result_format == "CSV":
-            yield from self._csv_rows(statement_id, sql, cancel)
+            yield from self._csv_rows(statement_id, sql, cancel, deadline)
             return
         convert: Optional[Callable[[Sequence[Field]], Row]] = None
         token: Optional[str] = None
         while True:
-            _check_cancel(cancel, statement_id, sql)
-            with _aws_errors("GetStatementResult", statement_id, sql):
+            self._check_reading(cancel, statement_id, sql, deadline)
+            with self._aws_errors("GetStatementResult", statement_id, sql):
                 if token is None:
                     page = self._client.get_statement_result(Id=statement_id)
                 else:
@@ -323,15 +389,19 @@ class DataApiSource(Source):
                 return
 
     def _csv_rows(
-        self, statement_id: str, sql: str, cancel: Optional[threading.Event]
+        self,
+        statement_id: str,
+        sql: str,
+        cancel: Optional[threading.Event],
+        deadline: Optional[float],
     ) -> Iterator[Row]:
         """The rows of a FINISHED ``ResultFormat="CSV"`` statement, page by page."""
         parser: Optional[CsvPageParser] = None
         token: Optional[str] = None
         count = 0
         while True:
-            _check_cancel(cancel, statement_id, sql)
-            with _aws_errors("GetStatementResultV2", statement_id, sql):
+            self._check_reading(cancel, statement_id, sql, deadline)
+            with self._aws_errors("GetStatementResultV2", statement_id, sql):
                 if token is None:
                     page = self._client.get_statement_result_v2(Id=statement_id)
                 else:
@@ -364,32 +434,110 @@ class DataApiSource(Source):
                     )
                 return
 
+    def _deadline(self) -> Optional[float]:
+        """When a statement starting now must have been submitted, run and read."""
+        if self.statement_timeout is None:
+            return None
+        return time.monotonic() + self.statement_timeout
+
     def _submit(
-        self, sql: str, parameters: list[dict[str, str]], result_format: ResultFormat = "JSON"
+        self,
+        sql: str,
+        parameters: list[dict[str, str]],
+        result_format: ResultFormat = "JSON",
+        deadline: Optional[float] = None,
+        cancel: Optional[threading.Event] = None,
     ) -> str:
-        # One ClientToken per statement: botocore's retries resend the same request, so
-        # a retried ExecuteStatement cannot run the statement twice.
+        # One ClientToken per statement: every retry resends the same request, so a
+        # retried ExecuteStatement cannot run the statement twice.
         request: dict[str, Any] = {"Sql": sql, "ClientToken": str(uuid.uuid4()), **self._target}
         if parameters:
             request["Parameters"] = parameters
         if result_format != "JSON":  # JSON is the API's default: the request stays as it was
             request["ResultFormat"] = result_format
-        with _aws_errors("ExecuteStatement", None, sql):
-            statement_id = self._client.execute_statement(**request)["Id"]
-        _log.debug("statement %s submitted: %s", statement_id, short_sql(sql))
-        return statement_id
+        return self._submitted(
+            "ExecuteStatement",
+            sql,
+            lambda: self._client.execute_statement(**request)["Id"],
+            deadline,
+            cancel,
+        )
+
+    def _submitted(
+        self,
+        action: str,
+        sql: str,
+        submit: Callable[[], str],
+        deadline: Optional[float],
+        cancel: Optional[threading.Event] = None,
+    ) -> str:
+        """The id ``submit()`` returns, retrying capacity refusals (see the class)."""
+        retries = 0
+        while True:
+            try:
+                with self._aws_errors(action, None, sql, retries):
+                    statement_id = submit()
+                _log.debug("statement %s submitted: %s", statement_id, short_sql(sql))
+                return statement_id
+            except ExtractError as err:
+                code = _error_code(err.__cause__)
+                if code not in _CAPACITY_ERRORS or retries >= self.max_retries:
+                    raise
+                retries += 1
+                pause = backoff.delay(retries)
+                if deadline is not None and time.monotonic() + pause >= deadline:
+                    raise ExtractError(
+                        f"statement (not submitted) {action} timed out after"
+                        f" {self.statement_timeout:g} s (STATEMENT_TIMEOUT): still refused"
+                        f" ({code}) after {retries - 1} retries; {_CAPACITY_ADVICE[code]}"
+                        f" [sql: {short_sql(sql)}]"
+                    ) from err.__cause__
+                _log.info(
+                    "statement (not submitted) %s refused: %s; retry %d of %d in %.2f s",
+                    action,
+                    code,
+                    retries,
+                    self.max_retries,
+                    pause,
+                )
+                if cancel is None:
+                    time.sleep(pause)
+                else:
+                    cancel.wait(pause)
+                if cancel is not None and cancel.is_set():
+                    raise ExtractError(
+                        f"statement (not submitted) cancelled: the run is stopping"
+                        f" [sql: {short_sql(sql)}]"
+                    ) from None
+
+    def _check_reading(
+        self,
+        cancel: Optional[threading.Event],
+        statement_id: str,
+        sql: str,
+        deadline: Optional[float],
+    ) -> None:
+        _check_cancel(cancel, statement_id, sql)
+        if deadline is not None and time.monotonic() >= deadline:
+            raise ExtractError(
+                f"statement {statement_id} timed out after {self.statement_timeout:g} s"
+                f" (STATEMENT_TIMEOUT) while its result was read [sql: {short_sql(sql)}]"
+            )
 
     def _wait(
-        self, statement_id: str, sql: str, cancel: Optional[threading.Event] = None
+        self,
+        statement_id: str,
+        sql: str,
+        cancel: Optional[threading.Event] = None,
+        deadline: Optional[float] = None,
     ) -> DescribeStatementResponseTypeDef:
         """Poll until the statement ends; cancel it on timeout, ``cancel`` or interruption."""
         started = time.monotonic()
-        deadline = None if self.statement_timeout is None else started + self.statement_timeout
         delay = self.poll_initial
         finished = False
         try:
             while True:
-                with _aws_errors("DescribeStatement", statement_id, sql):
+                with self._aws_errors("DescribeStatement", statement_id, sql):
                     described = self._client.describe_statement(Id=statement_id)
                 status = described["Status"]
                 if status == "FINISHED":
@@ -426,6 +574,88 @@ class DataApiSource(Source):
         except (ClientError, BotoCoreError) as err:  # it may have ended meanwhile
             _log.warning("statement %s could not be cancelled: %s", statement_id, err)
 
+    # -- retries and errors -----------------------------------------------------------
+
+    def _needs_retry(
+        self,
+        *,
+        operation: Any,
+        request_dict: dict[str, Any],
+        response: Any = None,
+        caught_exception: Optional[BaseException] = None,
+        **_: Any,
+    ) -> Optional[bool]:
+        """botocore's ``needs-retry`` hook, run before botocore's own decision.
+
+        Notes why the request failed (for :meth:`_log_retry`); returns False, which stops
+        botocore's retries, for a capacity refusal of a submission (:meth:`_submitted`
+        retries those, so each one counts once) and once an endpoint has not answered
+        :data:`TIMEOUT_ATTEMPTS` times. None leaves the decision to botocore.
+        """
+        reason = _failure_reason(response, caught_exception)
+        if reason is None:
+            return None
+        context = request_dict["context"]
+        context[_REASON] = reason
+        if operation.name in _SUBMISSIONS and reason in _CAPACITY_ERRORS:
+            return False
+        if isinstance(caught_exception, _UNREACHABLE):
+            context[_UNANSWERED] = context.get(_UNANSWERED, 0) + 1
+            if context[_UNANSWERED] >= TIMEOUT_ATTEMPTS:
+                return False
+        return None
+
+    def _log_retry(self, *, request: Any, operation_name: str, **_: Any) -> None:
+        """botocore's ``request-created`` hook: each retry it makes, logged at INFO."""
+        attempt = request.context.get("retries", {}).get("attempt", 1)
+        if attempt > 1:
+            _log.info(
+                "Data API %s to %s: retry %d after %s",
+                operation_name,
+                request.url,
+                attempt - 1,
+                request.context.get(_REASON, "an error"),
+            )
+
+    @contextmanager
+    def _aws_errors(
+        self, action: str, statement_id: Optional[str], sql: str, retries: int = 0
+    ) -> Iterator[None]:
+        """Turn botocore errors into one-line :class:`ExtractError` naming the statement
+        and, for an endpoint that does not answer or a busy cluster, what to do."""
+        name = f"statement {statement_id}" if statement_id else "statement (not submitted)"
+        where = f"[sql: {short_sql(sql)}]"
+        try:
+            yield
+        except ClientError as err:
+            code = _error_code(err) or "ClientError"
+            message = _one_line(err.response.get("Error", {}).get("Message", "") or str(err))
+            if code in _CAPACITY_ERRORS and retries:
+                raise ExtractError(
+                    f"{name} {action} failed after {retries} retries: {code}: {message}:"
+                    f" {_CAPACITY_ADVICE[code]} {where}"
+                ) from err
+            raise ExtractError(f"{name} {action} failed: {code}: {message} {where}") from err
+        except _UNREACHABLE as err:
+            endpoint = str(err.kwargs.get("endpoint_url") or self._client.meta.endpoint_url)
+            endpoint = endpoint.rstrip("/")
+            what = (
+                "could not be reached"
+                if type(err) is EndpointConnectionError
+                else ("did not answer")
+            )
+            raise ExtractError(
+                f"{name} {action} failed: the Data API endpoint {endpoint} {what}"
+                f" ({type(err).__name__}, {min(TIMEOUT_ATTEMPTS, self.max_attempts)} attempts,"
+                f" AWS_READ_TIMEOUT={self.read_timeout:g} s): check"
+                f" AWS_ENDPOINT_URL_REDSHIFT_DATA, AWS_REGION and the network, then re-run"
+                f" {where}"
+            ) from err
+        except BotoCoreError as err:
+            raise ExtractError(
+                f"{name} {action} failed: {type(err).__name__}: {_one_line(str(err))} {where}"
+            ) from err
+
 
 def _check_cancel(cancel: Optional[threading.Event], statement_id: str, sql: str) -> None:
     if cancel is not None and cancel.is_set():
@@ -447,22 +677,37 @@ def _failure(
     return f"statement {statement_id} {status}: {_one_line(error)} [sql: {short_sql(where)}]"
 
 
-@contextmanager
-def _aws_errors(action: str, statement_id: Optional[str], sql: str) -> Iterator[None]:
-    """Turn botocore errors into one-line :class:`ExtractError` naming the statement."""
-    try:
-        yield
-    except ClientError as err:
-        info = err.response.get("Error", {})
-        code = info.get("Code", "ClientError")
-        message = _one_line(info.get("Message", "") or str(err))
-        name = f"statement {statement_id}" if statement_id else "statement (not submitted)"
-        raise ExtractError(
-            f"{name} {action} failed: {code}: {message} [sql: {short_sql(sql)}]"
-        ) from err
-    except BotoCoreError as err:
-        name = f"statement {statement_id}" if statement_id else "statement (not submitted)"
-        raise ExtractError(
-            f"{name} {action} failed: {type(err).__name__}: {_one_line(str(err))}"
-            f" [sql: {short_sql(sql)}]"
-        ) from err
+_THROTTLED_ADVICE = (
+    "the Data API is throttling this account's requests: lower READERS, or raise"
+    " MAX_RETRIES, then re-run"
+)
+#: What to do when a submission is still refused after every retry.
+_CAPACITY_ADVICE = {
+    "ActiveStatementsExceededException": (
+        "the cluster already runs its quota of 200 active statements, shared with every"
+        " user: lower READERS, run when it is less busy, or raise MAX_RETRIES; then re-run"
+    ),
+    "ThrottlingException": _THROTTLED_ADVICE,
+    "TooManyRequestsException": _THROTTLED_ADVICE,
+}
+
+
+def _error_code(err: Optional[BaseException]) -> Optional[str]:
+    if isinstance(err, ClientError):
+        return str(err.response.get("Error", {}).get("Code") or "") or None
+    return None
+
+
+def _failure_reason(response: Any, caught_exception: Optional[BaseException]) -> Optional[str]:
+    """Why an attempt failed, in a few words; None when it did not."""
+    if caught_exception is not None:
+        return type(caught_exception).__name__
+    if not response:
+        return None
+    http, parsed = response
+    # A DescribeStatement answer has an "Error" too: the statement's text, not a code.
+    error = parsed.get("Error") if isinstance(parsed, dict) else None
+    if isinstance(error, dict) and error.get("Code"):
+        return str(error["Code"])
+    status = getattr(http, "status_code", 200)
+    return f"HTTP {status}" if status >= 400 else None

@@ -340,10 +340,15 @@ class CsvPageParser:
     quotes and line breaks inside quoted fields) and each field converted by its
     column's :func:`csv_column_converter`.
 
-    Whether the service leads the first page with a header line is not documented:
-    on the first page only, a first line equal to the column names (or labels) is
-    skipped. A first data row that happens to equal them would be taken for a header;
-    the sync's views, with numeric columns, cannot produce one.
+    AWS documents neither which pages start with a header line nor how NULL is
+    written, so every plausible shape is read alike. A page's first line equal to the
+    column names (or labels) is a header, and skipped: on the first page; on a later
+    page when the first page had one, or when the line cannot be a row (a name in a
+    numeric column). So a header on the first page only, on every page, or on none
+    reads the same rows; a first data row of text equal to the names would be taken
+    for a header, which the sync's views, with numeric columns, cannot produce.
+    In a non-text column an empty field and a quoted empty string (``""``) are both
+    NULL (``None``); in a text column both are ``''``.
 
     Without column metadata, every field keeps its text and no header is recognised.
 
@@ -363,6 +368,8 @@ class CsvPageParser:
         self._headers = [
             [str(column.get(key) or "") for column in columns] for key in ("name", "label")
         ]
+        #: Whether the first page started with a header line (None: no page read yet).
+        self._first_page_header: bool | None = None
 
     def rows(self, records: Sequence[Mapping[str, Any]], *, first_page: bool) -> Iterator[Row]:
         """The typed rows of one page, in order.
@@ -375,11 +382,11 @@ class CsvPageParser:
         if not text:
             return
         reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-        if first_page and self.width:
+        if self.width:
             first = next(reader, None)
             if first is None:
                 return
-            if first not in self._headers:
+            if not self._is_header(first, first_page):
                 yield self._checked(first, reader.line_num)
         if not self.width:
             for fields in reader:
@@ -394,6 +401,22 @@ class CsvPageParser:
             except (ValueError, ArithmeticError):
                 row = self._checked(fields, reader.line_num)  # raises, naming the column
             yield row
+
+    def _is_header(self, fields: list[str], first_page: bool) -> bool:
+        """Whether a page's first line is a header line (see the class)."""
+        header = fields in self._headers
+        if first_page:
+            self._first_page_header = header
+            return header
+        if not header:
+            return False
+        if self._first_page_header:
+            return True
+        try:
+            self._checked(fields, 1)
+        except ValueError:
+            return True  # names in a numeric column: no row could read so
+        return False
 
     def _checked(self, fields: list[str], line: int) -> Row:
         """One row, field by field, with a message naming the line and column that fail."""

@@ -632,3 +632,98 @@ def test_stop_releases_the_port_and_idle_threads(postgres: str) -> None:
 def _start(server: DataApiServer) -> str:
     out = _client(server.endpoint_url).execute_statement(Sql="SELECT 1", WorkgroupName="wg1")
     return str(out["Id"])
+
+
+# -- shapes AWS leaves open, quotas AWS documents -------------------------------------
+
+SHAPE_SQL = (
+    "SELECT g AS id,"
+    " CASE WHEN g % 3 = 0 THEN NULL ELSE g * 1.5 END AS amount,"
+    " CASE g % 4 WHEN 0 THEN '' WHEN 1 THEN NULL ELSE 'x' || g END AS label"
+    " FROM generate_series(1, 10) g ORDER BY g"
+)
+
+
+def _csv_pages(local: Any, statement_id: str) -> list[str]:
+    pages: list[str] = []
+    token: str | None = None
+    while True:
+        page = local.get_statement_result_v2(
+            Id=statement_id, **({"NextToken": token} if token else {})
+        )
+        pages.append("".join(record["CSVRecords"] for record in page["Records"]))
+        token = page.get("NextToken")
+        if not token:
+            return pages
+
+
+@pytest.mark.parametrize("csv_header", ["first", "every", "none"])
+@pytest.mark.parametrize("csv_null", ["empty", "quoted"])
+def test_csv_page_shapes(postgres: str, csv_header: str, csv_null: str) -> None:
+    with DataApiServer(
+        postgres, page_size=PAGE_SIZE, csv_header=csv_header, csv_null=csv_null
+    ) as shaped:
+        local = _client(shaped.endpoint_url)
+        described = run(local, SHAPE_SQL, ResultFormat="CSV")
+        pages = _csv_pages(local, described["Id"])
+    assert len(pages) == 2
+    headed = [page.startswith("id,amount,label\n") for page in pages]
+    assert (
+        headed
+        == {"first": [True, False], "every": [True, True], "none": [False, False]}[csv_header]
+    )
+    lines = [line for page in pages for line in page.splitlines() if line != "id,amount,label"]
+    null = "" if csv_null == "empty" else '""'
+    assert lines[:4] == [f"1,1.5,{null}", "2,3.0,x2", f"3,{null},x3", '4,6.0,""']
+    assert len(lines) == 10
+
+
+def test_csv_shape_settings_are_checked(postgres: str) -> None:
+    with pytest.raises(ValueError, match="csv_header"):
+        DataApiServer(postgres, csv_header="sometimes")
+    with pytest.raises(ValueError, match="csv_null"):
+        DataApiServer(postgres, csv_null="NULL")
+
+
+def test_active_statements_beyond_the_quota_are_refused(postgres: str) -> None:
+    assert DataApiServer.__init__.__kwdefaults__["max_active_statements"] == 200  # AWS's quota
+    with DataApiServer(postgres, max_active_statements=2) as small:
+        local = _client(small.endpoint_url)
+        target = {"Database": DATABASE, "WorkgroupName": "busy-wg"}
+        held = [
+            local.execute_statement(Sql="SELECT pg_sleep(60)", ClientToken=f"held-{n}", **target)
+            for n in range(2)
+        ]
+        with pytest.raises(local.exceptions.ActiveStatementsExceededException) as refused:
+            local.execute_statement(Sql="SELECT 1", **target)
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        with pytest.raises(local.exceptions.ActiveStatementsExceededException):
+            local.batch_execute_statement(Sqls=["SELECT 1", "SELECT 2"], **target)
+        # A resent request of an accepted statement is that statement, not one more.
+        again = local.execute_statement(Sql="SELECT pg_sleep(60)", ClientToken="held-0", **target)
+        assert again["Id"] == held[0]["Id"]
+        # The quota is per cluster or workgroup.
+        other = local.execute_statement(Sql="SELECT 1", Database=DATABASE, WorkgroupName="idle-wg")
+        assert wait(local, other["Id"])["Status"] == "FINISHED"
+        local.cancel_statement(Id=held[0]["Id"])
+        assert wait(local, held[0]["Id"])["Status"] == "ABORTED"
+        freed = local.execute_statement(Sql="SELECT 1", **target)
+        assert wait(local, freed["Id"])["Status"] == "FINISHED"
+        local.cancel_statement(Id=held[1]["Id"])
+
+
+def test_command_line_settings_from_flags_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from devstack.dataapi.__main__ import _parse
+
+    base = ["--port", "0", "--conninfo", "dbname=dev"]
+    args = _parse(base)
+    assert (args.csv_header, args.csv_null, args.max_active_statements) == ("first", "empty", 200)
+    monkeypatch.setenv("CONTABYX_LOCAL_CSV_HEADER", "every")
+    monkeypatch.setenv("CONTABYX_LOCAL_CSV_NULL", "quoted")
+    monkeypatch.setenv("CONTABYX_LOCAL_MAX_ACTIVE_STATEMENTS", "3")
+    args = _parse(base)
+    assert (args.csv_header, args.csv_null, args.max_active_statements) == ("every", "quoted", 3)
+    args = _parse([*base, "--csv-header", "none", "--csv-null", "empty"])
+    assert (args.csv_header, args.csv_null) == ("none", "empty")
+    with pytest.raises(SystemExit):
+        _parse([*base, "--csv-header", "sometimes"])

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from dynamo.extract.data_api import DataApiSource
+from dynamo.config import Settings
+from dynamo.extract.data_api import MAX_ATTEMPTS, TIMEOUT_ATTEMPTS, DataApiSource
 
 
 def _data_api(**kwargs: Any) -> DataApiSource:
@@ -123,3 +124,45 @@ class TestDataApiConfiguration:
         assert (
             repr(csv_source) == "DataApiSource(database='dev', workgroup='w', result_format='CSV')"
         )
+
+
+class TestDataApiTimeoutsAndRetries:
+    def test_defaults_bound_a_silent_endpoint_to_about_a_minute(self) -> None:
+        source = DataApiSource.from_settings({"WORKGROUP": "w", "AWS_REGION": "us-east-1"})
+        config = source.client.meta.config
+        assert (config.connect_timeout, config.read_timeout) == (5.0, 20.0)
+        assert config.retries["total_max_attempts"] == MAX_ATTEMPTS
+        assert source.max_retries == Settings.max_retries == 20
+        # What one request can wait on an endpoint that accepts and never answers
+        # (botocore's backoff between the tries adds at most a few seconds).
+        assert TIMEOUT_ATTEMPTS * config.read_timeout <= 60
+
+    def test_settings_are_passed_to_the_client(self) -> None:
+        source = DataApiSource.from_settings(
+            {
+                "WORKGROUP": "w",
+                "AWS_REGION": "us-east-1",
+                "AWS_CONNECT_TIMEOUT": "1.5",
+                "AWS_READ_TIMEOUT": "7",
+                "MAX_RETRIES": "4",
+            }
+        )
+        config = source.client.meta.config
+        assert (config.connect_timeout, config.read_timeout) == (1.5, 7.0)
+        assert source.max_retries == 4
+
+    def test_the_sync_settings_reach_the_source(self) -> None:
+        settings = Settings(
+            workgroup="w", aws_region="us-east-1", max_retries=3, aws_read_timeout=9
+        )
+        source = DataApiSource.from_settings(settings.source_settings())
+        assert source.max_retries == 3
+        assert source.client.meta.config.read_timeout == 9.0
+
+    @pytest.mark.parametrize(
+        "kwargs",
+        [{"max_retries": -1}, {"max_attempts": 0}, {"read_timeout": 0}, {"connect_timeout": -1}],
+    )
+    def test_bad_retry_and_timeout_values(self, kwargs: dict[str, float]) -> None:
+        with pytest.raises(ValueError):
+            _data_api(workgroup="w", **kwargs)

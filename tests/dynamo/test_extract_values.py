@@ -8,6 +8,7 @@ import io
 import math
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
+from typing import ClassVar
 
 import pytest
 from hypothesis import given
@@ -317,3 +318,58 @@ class TestCsvPageParser:
         parsed = list(parser.rows(_page(_csv(lines)), first_page=True))
         assert parsed == rows
         assert [str(row[1]) for row in parsed] == [str(row[1]) for row in rows]
+
+
+class TestCsvPageShapes:
+    """AWS documents neither which pages carry a header line nor how NULL is written:
+    every plausible shape reads the same rows."""
+
+    COLUMNS: ClassVar[list[dict[str, object]]] = [ID, DECIMAL, TEXT]
+    HEADER = "id,amount,label\n"
+    PAGES = ('1,1.10,a\n2,,""\n', '3,"",b\n4,-2.00,\n')
+    ROWS: ClassVar[list[tuple[object, ...]]] = [
+        (1, Decimal("1.10"), "a"),
+        (2, None, ""),
+        (3, None, "b"),
+        (4, Decimal("-2.00"), ""),
+    ]
+
+    def _read(
+        self, pages: list[str], columns: list[dict[str, object]] | None = None
+    ) -> list[tuple[object, ...]]:
+        parser = CsvPageParser(columns or self.COLUMNS)
+        rows: list[tuple[object, ...]] = []
+        for number, text in enumerate(pages):
+            rows.extend(parser.rows(_page(text), first_page=number == 0))
+        return rows
+
+    def test_header_on_the_first_page_only(self) -> None:
+        assert self._read([self.HEADER + self.PAGES[0], self.PAGES[1]]) == self.ROWS
+
+    def test_header_on_every_page(self) -> None:
+        assert self._read([self.HEADER + page for page in self.PAGES]) == self.ROWS
+
+    def test_no_header_at_all(self) -> None:
+        assert self._read(list(self.PAGES)) == self.ROWS
+
+    def test_header_only_on_a_later_page_of_numbers(self) -> None:
+        # A line of column names can never be a row of numbers: it is a header.
+        parser = CsvPageParser([ID, DECIMAL])
+        assert list(parser.rows(_page("1,2\n"), first_page=True)) == [(1, Decimal(2))]
+        assert list(parser.rows(_page("id,amount\n3,\n"), first_page=False)) == [(3, None)]
+
+    @pytest.mark.parametrize("null", ["", '""'])
+    def test_null_as_empty_field_or_quoted_empty_string_in_numeric_columns(self, null: str) -> None:
+        parser = CsvPageParser([ID, BIGINT, DECIMAL, FLOAT, BOOL])
+        line = ",".join(["1"] + [null] * 4) + "\n"
+        assert list(parser.rows(_page(line), first_page=False)) == [(1, None, None, None, None)]
+
+    def test_quoted_empty_string_stays_empty_text(self) -> None:
+        parser = CsvPageParser([ID, TEXT])
+        assert list(parser.rows(_page('1,""\n2,\n'), first_page=False)) == [(1, ""), (2, "")]
+
+    def test_a_text_row_equal_to_the_names_is_data_when_no_page_had_a_header(self) -> None:
+        assert self._read(["a,b\n", "label,label\n"], [TEXT, TEXT]) == [
+            ("a", "b"),
+            ("label", "label"),
+        ]
