@@ -11,9 +11,18 @@ identifiers, dollar-quoted bodies and comments alone, into the driver's ``?``
 placeholders; the values travel as bound parameters (as text, like the Data
 API's), never spliced into the SQL.
 
-Queries are streamed through a server-side cursor (``DECLARE``/``FETCH FORWARD
-n``): the driver reads a whole result into memory on ``execute``, so a cursor
-is what keeps memory to one batch of ``fetch_size`` rows.
+Each statement is one plain ``execute`` (which redshift_connector sends as a
+prepared statement) followed by ``fetchmany``; there is no server-side cursor.
+Amazon Redshift documents one open cursor per session, materialises a cursor's
+whole result on the leader node and caps ``FETCH`` at 1,000 rows on single-node
+clusters, and drivers report a prepared ``DECLARE`` failing there; the local wire
+endpoint refuses both, so a cursor cannot come back unnoticed.
+
+Memory: redshift_connector reads the **whole result** of a statement into the
+client on ``execute``; ``fetch_size`` only bounds how many rows are turned into
+tuples at a time. What keeps the sync's memory flat is that its range statements
+are bounded (``CHUNK_CLIENTS`` clients each, times ``READERS`` statements at
+once), not anything here: do not send this source an unbounded query.
 
 Usage::
 
@@ -28,7 +37,6 @@ Usage::
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 import threading
@@ -47,11 +55,6 @@ _log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"[0-9A-Za-z_]+")
 _DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
-_QUERY_START = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*(select|with)\b", re.I | re.S)
-# Every statement gets a cursor name of its own. The driver caches a prepared statement,
-# with its result columns, per SQL text: one shared ``FETCH ... FROM name`` would be
-# read with the columns of whichever query first used that text.
-_CURSOR_NUMBERS = itertools.count(1)
 _MIN_SCRUBBED = 4
 
 
@@ -163,11 +166,6 @@ def to_qmark(sql: str, params: Mapping[str, ParamValue]) -> tuple[str, list[str]
         i = pos = name.end()
     out.append(sql[pos:])
     return "".join(out), args
-
-
-def _is_query(sql: str) -> bool:
-    """True for a SELECT (or WITH ... SELECT), which can run behind a cursor."""
-    return _QUERY_START.match(sql) is not None
 
 
 # --------------------------------------------------------------------------- pool
@@ -293,7 +291,7 @@ class DirectSource(Source):
             "database": database,
             "port": port,
             "ssl": ssl,
-            # Each statement's cursor has its own name: keep few prepared statements.
+            # The driver prepares every distinct SQL text once per connection: bound that.
             "max_prepared_statements": 64,
         }
         if host:
@@ -367,11 +365,13 @@ class DirectSource(Source):
         *,
         cancel: Optional[threading.Event] = None,
     ) -> Iterator[Row]:
-        """Run ``sql`` and yield its rows, ``fetch_size`` rows in memory at a time.
+        """Run ``sql`` and yield its rows.
 
+        The whole result is held in memory from the first ``next()`` (the driver
+        buffers it; there is no cursor): bound the statement, as the sync's ranges are.
         Parameters are checked now (:class:`ParameterError`); the statement runs on
         the first ``next()``. Without parameters the SQL runs exactly as written.
-        Setting ``cancel`` stops the fetching at the next batch.
+        Setting ``cancel`` stops the reading at the next batch of ``fetch_size`` rows.
         """
         if params:
             text, args = to_qmark(sql, params)
@@ -416,31 +416,15 @@ class DirectSource(Source):
         with self._connection(sql) as connection:
             cursor = connection.cursor()
             cursor.paramstyle = "qmark"
-            if not _is_query(text):
-                with self._errors(sql):
-                    cursor.execute(text, args)
-                    batch = cursor.fetchmany(self.fetch_size) if cursor.description else ()
-                while batch:
-                    yield from (tuple(row) for row in batch)
-                    with self._errors(sql):
-                        batch = cursor.fetchmany(self.fetch_size)
-                return
-            body = text.rstrip().rstrip(";").rstrip()
-            name = f"contabyx_rows_{next(_CURSOR_NUMBERS)}"
-            fetch = f"FETCH FORWARD {self.fetch_size} FROM {name}"
+            _check_cancel(cancel, sql)
             with self._errors(sql):
-                cursor.execute(f"DECLARE {name} CURSOR FOR {body}", args)
-            while True:
-                if cancel is not None and cancel.is_set():
-                    raise ExtractError(f"cancelled: the run is stopping [sql: {short_sql(sql)}]")
+                cursor.execute(text, args)
+                batch = cursor.fetchmany(self.fetch_size) if cursor.description else ()
+            while batch:
+                yield from (tuple(row) for row in batch)
+                _check_cancel(cancel, sql)
                 with self._errors(sql):
-                    cursor.execute(fetch)
-                    batch = cursor.fetchall()
-                for row in batch:
-                    yield tuple(row)
-                if len(batch) < self.fetch_size:
-                    break
-            # The commit that ends the borrowing closes the cursor.
+                    batch = cursor.fetchmany(self.fetch_size)
 
     @contextmanager
     def _connection(self, sql: str, *, commit: bool = True) -> Iterator[Any]:
@@ -505,6 +489,11 @@ class DirectSource(Source):
         if password and len(password) >= _MIN_SCRUBBED:
             return text.replace(password, "***")
         return text
+
+
+def _check_cancel(cancel: Optional[threading.Event], sql: str) -> None:
+    if cancel is not None and cancel.is_set():
+        raise ExtractError(f"cancelled: the run is stopping [sql: {short_sql(sql)}]")
 
 
 def _driver_message(err: BaseException) -> str:
