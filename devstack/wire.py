@@ -311,28 +311,27 @@ class MessageSplitter:
             pos = min(self._skip, n)
             self._skip -= pos
         run = pos if pieces else 0  # start of the bytes passed through
-        hold, unpack = self._hold, _LENGTH.unpack_from
-        while pos < n:
-            if n - pos < 5:
-                self._head = data[pos:]
-                break
-            (length,) = unpack(data, pos + 1)
-            if length < 4:
-                raise ValueError(f"bad protocol message length {length}")
-            end = pos + 1 + length
-            if data[pos] in hold:
-                if run < pos:
-                    pieces.append((None, data[run:pos]))
-                if end > n:
-                    self._held, self._need = bytearray(data[pos:]), end - n
-                    run = pos = n
-                    break
-                pieces.append((data[pos], data[pos:end]))
-                run = pos = end
-            elif end > n:
+        hold, unpack, last = self._hold, _LENGTH.unpack_from, n - 5
+        while pos <= last:
+            end = pos + 1 + unpack(data, pos + 1)[0]
+            if pos + 5 <= end <= n and data[pos] not in hold:
+                pos = end  # the common case, kept short: a whole message passed through
+                continue
+            if end < pos + 5:
+                raise ValueError(f"bad protocol message length {end - pos - 1}")
+            if data[pos] not in hold:
                 self._skip, pos = end - n, n
-            else:
-                pos = end
+                break
+            if run < pos:
+                pieces.append((None, data[run:pos]))
+            if end > n:
+                self._held, self._need = bytearray(data[pos:]), end - n
+                run = pos = n
+                break
+            pieces.append((data[pos], data[pos:end]))
+            run = pos = end
+        if pos < n:
+            self._head = data[pos:]
         stop = n - len(self._head)
         if run < stop:
             pieces.append((None, data[run:stop]))
