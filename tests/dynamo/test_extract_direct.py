@@ -4,9 +4,6 @@ translation, configuration and error hygiene."""
 from __future__ import annotations
 
 import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 from hypothesis import given
@@ -15,6 +12,7 @@ from hypothesis import strategies as st
 from dynamo.config import Settings
 from dynamo.extract import ExtractError
 from dynamo.extract.direct import DirectSource, ParameterError, to_qmark
+from tests.support.silent import silent_endpoint
 
 # --------------------------------------------------------------------------- :name
 
@@ -158,7 +156,7 @@ class TestSilentWarehouse:
 
     @pytest.mark.parametrize("ssl", ["true", "false"])
     def test_connecting_gives_up_after_aws_connect_timeout(self, ssl: str) -> None:
-        with _silent_endpoint() as port:
+        with silent_endpoint() as port:
             source = DirectSource.from_settings(
                 {
                     "REDSHIFT_HOST": "127.0.0.1",
@@ -191,21 +189,6 @@ class TestSilentWarehouse:
         assert unlimited.answer_timeout is None  # no statement limit: no limit on its answer
         with pytest.raises(ValueError, match="AWS_CONNECT_TIMEOUT"):
             DirectSource.from_settings({**settings, "AWS_CONNECT_TIMEOUT": "0"})
-
-
-@contextmanager
-def _silent_endpoint(patience: float = 20.0) -> Iterator[int]:
-    """A local port whose connections the kernel accepts (the listen backlog) and
-    nobody answers. After ``patience`` seconds it hangs up on them, so that a client
-    without a timeout fails (differently) instead of hanging the test run."""
-    server = socket.create_server(("127.0.0.1", 0), backlog=16)
-    hang_up = threading.Timer(patience, server.close)
-    hang_up.start()
-    try:
-        yield int(server.getsockname()[1])
-    finally:
-        hang_up.cancel()
-        server.close()
 
 
 def _closed_port() -> int:
