@@ -460,8 +460,8 @@ class DirectSource(Source):
     def _connection(self, sql: str, *, commit: bool = True) -> Iterator[Any]:
         """Borrow a connection for one statement: commit on success, else roll back.
 
-        A generator closed early (``GeneratorExit``) rolls back, which also closes the
-        server-side cursor; the connection goes back to the pool when that works.
+        A generator closed early (``GeneratorExit``) rolls back (dropping the rows the
+        driver buffered); the connection goes back to the pool when that works.
         """
         with self._errors(sql):
             connection = self._pool.acquire()
