@@ -156,7 +156,7 @@ PREPARED_DECLARE_REFUSAL = Refusal(
 # One token of SQL: what cannot hold a ';' or a keyword is consumed whole.
 _TOKEN = re.compile(
     r"""\s+|--[^\n]*|/\*|[eE]'(?:\\.|''|[^'\\])*'?|'(?:''|[^'])*'?|"(?:""|[^"])*"?"""
-    r"""|\$(?:[A-Za-z_]\w*)?\$|[A-Za-z_][\w$]*|\d+|.""",
+    r"""|\$(?:[A-Za-z_]\w*)?\$|[A-Za-z_][\w$]*|[0-9]+|.""",
     re.S,
 )
 
