@@ -3,9 +3,27 @@
 ``redshift_connector`` sends Redshift-only startup parameters
 (``client_protocol_version``, ``driver_version``, ``os_version``, ...) that
 PostgreSQL rejects as unknown settings. This small TCP front on 127.0.0.1
-declines SSL, keeps only the startup parameters PostgreSQL knows, forwards the
-rewritten startup packet to the PostgreSQL unix socket and then pipes bytes
-both ways untouched.
+declines SSL, keeps only the startup parameters PostgreSQL knows and forwards the
+rewritten startup packet to the PostgreSQL unix socket.
+
+After the startup it refuses what Amazon Redshift refuses and PostgreSQL accepts, so
+that code relying on it fails here too (see :func:`refusal`):
+
+- a ``DECLARE ... CURSOR`` sent as a prepared statement (a Parse message): Redshift
+  documents one open cursor per session, materialised whole on the leader node, and
+  drivers report a prepared ``DECLARE`` failing there;
+- a ``FETCH`` of more than 1,000 rows (``FETCH ALL``, ``FORWARD ALL``, ``FORWARD n``
+  with n > 1000), simple or extended protocol: Redshift's FETCH reference caps the
+  count at 1,000 and refuses ALL on single-node clusters; this front takes that,
+  the strict case, for every cluster.
+
+A refused message reaches PostgreSQL as a statement that fails to parse (a marker),
+so PostgreSQL answers in order and keeps its own error state: the rest of the
+extended-protocol batch is skipped up to Sync, then ReadyForQuery, and a
+transaction block is left aborted, as after any error. The front replaces that
+marker's ErrorResponse by Redshift's message and SQLSTATE. Only Parse and Query
+messages (from the client) and ErrorResponse messages (from the server) are read
+whole; every other message is passed through as it arrives, its length only skipped.
 
 Run::
 
@@ -22,9 +40,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
+import re
+import secrets
 import signal
 import struct
-from typing import List, Optional, Sequence, Tuple
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 PROTOCOL_3 = 196608
 SSL_REQUEST = 80877103
@@ -95,6 +118,280 @@ def rewrite_startup(body: bytes) -> bytes:
     return build_startup(protocol, kept)
 
 
+# --------------------------------------------------------------------------- refusals
+
+FETCH_LIMIT = 1000  # Redshift's FETCH reference: the count's maximum on single-node clusters
+# Redshift reports its own limits with SQLSTATE XX000 (internal error), as drivers show.
+REDSHIFT_INTERNAL_ERROR = "XX000"
+_MAX_WORDS = 8  # enough to reach CURSOR in DECLARE name [BINARY] [INSENSITIVE] [NO] SCROLL CURSOR
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """What Redshift answers to a statement PostgreSQL would run: SQLSTATE and message."""
+
+    code: str
+    message: str
+
+
+def _fetch_size_refusal(size: int) -> Refusal:
+    return Refusal(
+        REDSHIFT_INTERNAL_ERROR,
+        f"Fetch size {size} exceeds the limit of {FETCH_LIMIT} for a single node configuration."
+        " Reduce the client fetch/cache size or upgrade to a multi node installation.",
+    )
+
+
+FETCH_ALL_REFUSAL = Refusal(
+    REDSHIFT_INTERNAL_ERROR,
+    "FETCH ALL (FORWARD ALL) is not supported for single-node clusters:"
+    f" fetch at most {FETCH_LIMIT} rows at a time (FETCH FORWARD {FETCH_LIMIT}).",
+)
+PREPARED_DECLARE_REFUSAL = Refusal(
+    REDSHIFT_INTERNAL_ERROR,
+    "DECLARE CURSOR cannot be a prepared statement (extended query protocol) on Amazon"
+    " Redshift: run the query itself, without a cursor.",
+)
+
+# One token of SQL: what cannot hold a ';' or a keyword is consumed whole.
+_TOKEN = re.compile(
+    r"""\s+|--[^\n]*|/\*|[eE]'(?:\\.|''|[^'\\])*'?|'(?:''|[^'])*'?|"(?:""|[^"])*"?"""
+    r"""|\$(?:[A-Za-z_]\w*)?\$|[A-Za-z_][\w$]*|[0-9]+|.""",
+    re.S,
+)
+
+
+def _skip_block_comment(sql: str, i: int) -> int:
+    """Index just past the (nestable) block comment whose body starts at ``i``."""
+    depth, n = 1, len(sql)
+    while i < n and depth:
+        if sql.startswith("/*", i):
+            depth, i = depth + 1, i + 2
+        elif sql.startswith("*/", i):
+            depth, i = depth - 1, i + 2
+        else:
+            i += 1
+    return i
+
+
+def statement_words(sql: str) -> Iterator[List[str]]:
+    """The first words of each ``;``-separated statement of ``sql``, upper-cased.
+
+    Strings, quoted identifiers, dollar-quoted bodies and comments are skipped (a
+    quoted identifier counts as the word ``"``); integers and symbols are words too.
+
+    >>> list(statement_words("fetch forward 5 from c; /* ; */ SELECT ';'"))
+    [['FETCH', 'FORWARD', '5', 'FROM', 'C'], ['SELECT']]
+    """
+    words: List[str] = []
+    i, n = 0, len(sql)
+    while i < n:
+        token = _TOKEN.match(sql, i)
+        assert token is not None  # the last alternative matches any character
+        text, i = token.group(0), token.end()
+        first = text[0]
+        if text == ";":
+            yield words
+            words = []
+        elif text == "/*":
+            i = _skip_block_comment(sql, i)
+        elif first == "$" and len(text) > 1:
+            end = sql.find(text, i)
+            i = n if end == -1 else end + len(text)
+        elif first.isspace() or text.startswith("--") or _is_string(text):
+            continue
+        elif len(words) < _MAX_WORDS:
+            words.append('"' if first == '"' else text.upper())
+    yield words
+
+
+def _is_string(token: str) -> bool:
+    return token[0] == "'" or (token[0] in "eE" and token[1:2] == "'")
+
+
+def _fetch_refusal(words: Sequence[str]) -> Optional[Refusal]:
+    """Redshift's answer to ``FETCH <words>``, when it refuses it."""
+    direction = list(words[:2])
+    if direction[:1] == ["FORWARD"]:
+        direction = direction[1:]
+    if direction[:1] == ["ALL"]:
+        return FETCH_ALL_REFUSAL
+    if direction[:1] and direction[0].isdigit() and int(direction[0]) > FETCH_LIMIT:
+        return _fetch_size_refusal(int(direction[0]))
+    return None
+
+
+def refusal(sql: str, *, prepared: bool) -> Optional[Refusal]:
+    """Redshift's refusal of ``sql`` (one message's text), or None when it runs it.
+
+    ``prepared``: the text came in a Parse message (extended query protocol), where
+    ``DECLARE ... CURSOR`` is refused; a FETCH over 1,000 rows is refused either way.
+
+    >>> refusal("FETCH FORWARD 1000 FROM c", prepared=True) is None
+    True
+    >>> refusal("fetch all from c", prepared=False) == FETCH_ALL_REFUSAL
+    True
+    >>> refusal("DECLARE c CURSOR FOR SELECT 1", prepared=True) == PREPARED_DECLARE_REFUSAL
+    True
+    """
+    for words in statement_words(sql):
+        if not words:
+            continue
+        if prepared and words[0] == "DECLARE" and "CURSOR" in words:
+            return PREPARED_DECLARE_REFUSAL
+        if words[0] == "FETCH":
+            found = _fetch_refusal(words[1:])
+            if found is not None:
+                return found
+    return None
+
+
+# --------------------------------------------------------------------------- messages
+
+_LENGTH = struct.Struct("!I")
+PARSE, QUERY, ERROR_RESPONSE = b"P"[0], b"Q"[0], b"E"[0]
+
+
+def message(kind: bytes, body: bytes) -> bytes:
+    """A whole protocol-3 message: type byte, length, body."""
+    return kind + _LENGTH.pack(len(body) + 4) + body
+
+
+def error_response(found: Refusal) -> bytes:
+    """A PostgreSQL ErrorResponse carrying ``found``'s SQLSTATE and message."""
+    fields = (("S", "ERROR"), ("V", "ERROR"), ("C", found.code), ("M", found.message))
+    body = b"".join(tag.encode() + value.encode() + b"\0" for tag, value in fields)
+    return message(b"E", body + b"\0")
+
+
+def message_text(whole: bytes) -> Tuple[bytes, bytes]:
+    """``(statement name, SQL)`` of a whole Parse message, ``(b"", SQL)`` of a Query."""
+    if whole[0] == QUERY:
+        return b"", whole[5 : whole.index(b"\0", 5)]
+    name_end = whole.index(b"\0", 5)
+    return whole[5:name_end], whole[name_end + 1 : whole.index(b"\0", name_end + 1)]
+
+
+class MessageSplitter:
+    r"""Cuts a protocol-3 message stream (after the startup) into messages, chunk by chunk.
+
+    :meth:`feed` returns the stream's bytes in order, as ``(None, raw)`` for messages
+    passed through as they come (only their length is read), and ``(kind, message)``
+    for each whole message of a kind in ``hold`` (type byte, length and body).
+
+    >>> splitter = MessageSplitter(b"Q")
+    >>> splitter.feed(b"H\0\0\0\4Q\0\0\0\6x")
+    [(None, b'H\x00\x00\x00\x04')]
+    >>> splitter.feed(b"\0S")
+    [(81, b'Q\x00\x00\x00\x06x\x00')]
+    """
+
+    def __init__(self, hold: Iterable[int]) -> None:
+        self._hold = frozenset(hold)
+        self._head = b""  # a message header cut by the end of the last chunk
+        self._skip = 0  # bytes still to come of a message passed through
+        self._held = bytearray()  # a held message cut by the end of the last chunk
+        self._need = 0  # bytes still to come of that held message
+
+    def feed(self, data: bytes) -> List[Tuple[Optional[int], bytes]]:
+        """The pieces of ``data`` (with what earlier chunks left unfinished)."""
+        pieces: List[Tuple[Optional[int], bytes]] = []
+        if self._head:
+            data, self._head = self._head + data, b""
+        pos, n = 0, len(data)
+        if self._need:
+            pos = min(self._need, n)
+            self._held += data[:pos]
+            self._need -= pos
+            if self._need:
+                return pieces
+            whole, self._held = bytes(self._held), bytearray()
+            pieces.append((whole[0], whole))
+        elif self._skip:
+            pos = min(self._skip, n)
+            self._skip -= pos
+        run = pos if pieces else 0  # start of the bytes passed through
+        hold, unpack, last = self._hold, _LENGTH.unpack_from, n - 5
+        while pos <= last:
+            end = pos + 1 + unpack(data, pos + 1)[0]
+            if pos + 5 <= end <= n and data[pos] not in hold:
+                pos = end  # the common case, kept short: a whole message passed through
+                continue
+            if end < pos + 5:
+                raise ValueError(f"bad protocol message length {end - pos - 1}")
+            if data[pos] not in hold:
+                self._skip, pos = end - n, n
+                break
+            if run < pos:
+                pieces.append((None, data[run:pos]))
+            if end > n:
+                self._held, self._need = bytearray(data[pos:]), end - n
+                run = pos = n
+                break
+            pieces.append((data[pos], data[pos:end]))
+            run = pos = end
+        if pos < n:
+            self._head = data[pos:]
+        stop = n - len(self._head)
+        if run < stop:
+            pieces.append((None, data[run:stop]))
+        return pieces
+
+
+class Session:
+    """One client connection's refusals: rewrites both directions of its stream.
+
+    A refused Parse or Query goes to PostgreSQL as a marker that fails to parse;
+    the ErrorResponse naming that marker comes back with Redshift's answer instead.
+    """
+
+    def __init__(self) -> None:
+        self._prefix = f"contabyx_refused_{secrets.token_hex(6)}_"
+        self._marker = re.compile(re.escape(self._prefix.encode()) + rb"(\d+)")
+        self._numbers = itertools.count(1)
+        self._pending: Dict[int, Refusal] = {}
+        self._client = MessageSplitter((PARSE, QUERY))
+        self._server = MessageSplitter((ERROR_RESPONSE,))
+
+    def from_client(self, data: bytes) -> bytes:
+        """What to send PostgreSQL for ``data`` from the client."""
+        return b"".join(
+            raw if kind is None else self._client_message(raw)
+            for kind, raw in self._client.feed(data)
+        )
+
+    def from_server(self, data: bytes) -> bytes:
+        """What to send the client for ``data`` from PostgreSQL."""
+        return b"".join(
+            raw if kind is None else self._server_message(raw)
+            for kind, raw in self._server.feed(data)
+        )
+
+    def _client_message(self, whole: bytes) -> bytes:
+        name, sql = message_text(whole)
+        # latin-1 never fails, and keeps every ASCII byte (all the syntax looked at).
+        found = refusal(sql.decode("latin-1"), prepared=whole[0] == PARSE)
+        if found is None:
+            return whole
+        number = next(self._numbers)
+        self._pending[number] = found
+        marker = (self._prefix + str(number)).encode()
+        if whole[0] == QUERY:
+            return message(b"Q", marker + b"\0")
+        return message(b"P", name + b"\0" + marker + b"\0" + b"\0\0")
+
+    def _server_message(self, whole: bytes) -> bytes:
+        named = self._marker.search(whole) if self._pending else None
+        if named is None:
+            return whole
+        number = int(named.group(1))
+        found = self._pending.pop(number, None)
+        # Refusals before this one were skipped by PostgreSQL (an earlier error): forget them.
+        for older in [key for key in self._pending if key < number]:
+            del self._pending[older]
+        return whole if found is None else error_response(found)
+
+
 async def _read_packet(reader: asyncio.StreamReader) -> bytes:
     """One untyped packet (startup, SSL, cancel): its body without the length."""
     (length,) = struct.unpack("!I", await reader.readexactly(4))
@@ -103,15 +400,19 @@ async def _read_packet(reader: asyncio.StreamReader) -> bytes:
     return await reader.readexactly(length - 4)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    rewrite: Callable[[bytes], bytes],
+) -> None:
     try:
         while True:
             chunk = await reader.read(65536)
             if not chunk:
                 break
-            writer.write(chunk)
+            writer.write(rewrite(chunk))
             await writer.drain()
-    except (ConnectionError, OSError):
+    except (ConnectionError, OSError, ValueError):  # ValueError: a malformed message
         pass
     finally:
         with contextlib.suppress(Exception):
@@ -160,7 +461,11 @@ class WireFront:
             return
         pg_writer.write(packet)
         await pg_writer.drain()
-        await asyncio.gather(_pipe(reader, pg_writer), _pipe(pg_reader, writer))
+        session = Session()
+        await asyncio.gather(
+            _pipe(reader, pg_writer, session.from_client),
+            _pipe(pg_reader, writer, session.from_server),
+        )
 
     async def serve(self, host: str, port: int) -> None:
         """Listen on ``host:port`` until SIGTERM or SIGINT."""

@@ -11,9 +11,18 @@ identifiers, dollar-quoted bodies and comments alone, into the driver's ``?``
 placeholders; the values travel as bound parameters (as text, like the Data
 API's), never spliced into the SQL.
 
-Queries are streamed through a server-side cursor (``DECLARE``/``FETCH FORWARD
-n``): the driver reads a whole result into memory on ``execute``, so a cursor
-is what keeps memory to one batch of ``fetch_size`` rows.
+Each statement is one plain ``execute`` (which redshift_connector sends as a
+prepared statement) followed by ``fetchmany``; there is no server-side cursor.
+Amazon Redshift documents one open cursor per session, materialises a cursor's
+whole result on the leader node and caps ``FETCH`` at 1,000 rows on single-node
+clusters, and drivers report a prepared ``DECLARE`` failing there; the local wire
+endpoint refuses both, so a cursor cannot come back unnoticed.
+
+Memory: redshift_connector reads the **whole result** of a statement into the
+client on ``execute``; ``fetch_size`` only bounds how many rows are turned into
+tuples at a time. What keeps the sync's memory flat is that its range statements
+are bounded (``CHUNK_CLIENTS`` clients each, times ``READERS`` statements at
+once), not anything here: do not send this source an unbounded query.
 
 Usage::
 
@@ -28,9 +37,9 @@ Usage::
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
+import socket
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -39,6 +48,7 @@ from typing import Any, Callable, Optional
 import redshift_connector
 from redshift_connector.error import Error as _DriverError
 
+from dynamo.config import Settings
 from dynamo.extract import ExtractError, ParamValue, Row, Source, short_sql
 
 __all__ = ["DirectSource", "ParameterError", "to_qmark"]
@@ -47,11 +57,6 @@ _log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"[0-9A-Za-z_]+")
 _DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
-_QUERY_START = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*(select|with)\b", re.I | re.S)
-# Every statement gets a cursor name of its own. The driver caches a prepared statement,
-# with its result columns, per SQL text: one shared ``FETCH ... FROM name`` would be
-# read with the columns of whichever query first used that text.
-_CURSOR_NUMBERS = itertools.count(1)
 _MIN_SCRUBBED = 4
 
 
@@ -165,11 +170,6 @@ def to_qmark(sql: str, params: Mapping[str, ParamValue]) -> tuple[str, list[str]
     return "".join(out), args
 
 
-def _is_query(sql: str) -> bool:
-    """True for a SELECT (or WITH ... SELECT), which can run behind a cursor."""
-    return _QUERY_START.match(sql) is not None
-
-
 # --------------------------------------------------------------------------- pool
 
 
@@ -232,6 +232,11 @@ class DirectSource(Source):
     supports it. ``statement_timeout`` (seconds) is set on every connection; a statement
     that runs longer is cancelled by the warehouse and raises :class:`ExtractError`.
 
+    Nothing waits forever: connecting (TCP, TLS, login) gives up after ``timeout``
+    seconds without an answer; then each wait for the warehouse's answer gives up after
+    ``statement_timeout + read_timeout`` (:attr:`answer_timeout`; no limit when either
+    is None), both with an :class:`ExtractError` of one line saying what to check.
+
     Thread-safe: each statement borrows a connection from a small pool (at most
     ``max_idle`` kept open); :meth:`close` closes them. The password never appears in
     ``repr``, logs or error messages.
@@ -256,8 +261,9 @@ class DirectSource(Source):
         region: Optional[str] = None,
         profile: Optional[str] = None,
         ssl: bool = True,
-        timeout: Optional[int] = None,
+        timeout: Optional[float] = None,
         statement_timeout: Optional[float] = 3600.0,
+        read_timeout: Optional[float] = None,
         fetch_size: int = 1000,
         max_idle: int = 8,
         connect_options: Optional[Mapping[str, Any]] = None,
@@ -275,8 +281,13 @@ class DirectSource(Source):
             raise ValueError("user is required")
         if fetch_size < 1:
             raise ValueError("fetch_size must be at least 1")
-        if statement_timeout is not None and statement_timeout <= 0:
-            raise ValueError("statement_timeout must be positive (or None: no limit)")
+        for name, seconds in (
+            ("timeout", timeout),
+            ("statement_timeout", statement_timeout),
+            ("read_timeout", read_timeout),
+        ):
+            if seconds is not None and not seconds > 0:
+                raise ValueError(f"{name} must be positive (or None: no limit)")
         self.host = host
         self.port = port
         self.database = database
@@ -287,18 +298,22 @@ class DirectSource(Source):
         self.region = region
         self.profile = profile
         self.statement_timeout = statement_timeout
+        self.connect_timeout = timeout
+        self.read_timeout = read_timeout
         self.fetch_size = fetch_size
         self.__password = password
         options: dict[str, Any] = {
             "database": database,
             "port": port,
             "ssl": ssl,
-            # Each statement's cursor has its own name: keep few prepared statements.
+            # The driver prepares every distinct SQL text once per connection: bound that.
             "max_prepared_statements": 64,
         }
         if host:
             options["host"] = host
         if timeout is not None:
+            # The driver's ``timeout`` is its socket's: in force while connecting, and
+            # replaced by answer_timeout once connected (see _connect).
             options["timeout"] = timeout
         if iam:
             options.update(iam=True, db_user=db_user or user)
@@ -324,8 +339,9 @@ class DirectSource(Source):
         Reads ``REDSHIFT_HOST``, ``REDSHIFT_PORT`` (default 5439), ``DATABASE`` (default
         ``dev``), ``REDSHIFT_USER`` (default ``DBUSER``, itself default ``awsuser``),
         ``REDSHIFT_PASSWORD``, ``REDSHIFT_IAM`` (``true``/``false``) with ``CLUSTER``,
-        ``DBUSER`` and ``AWS_REGION`` for IAM, ``REDSHIFT_SSL`` (default ``true``) and
-        ``STATEMENT_TIMEOUT`` (seconds, default 3600).
+        ``DBUSER`` and ``AWS_REGION`` for IAM, ``REDSHIFT_SSL`` (default ``true``),
+        ``STATEMENT_TIMEOUT`` (seconds, default 3600), ``AWS_CONNECT_TIMEOUT`` and
+        ``AWS_READ_TIMEOUT`` (seconds, defaults those of :class:`~dynamo.config.Settings`).
 
         >>> DirectSource.from_settings({"REDSHIFT_HOST": "localhost", "REDSHIFT_PASSWORD": "x"})
         DirectSource(host='localhost', port=5439, database='dev', user='awsuser')
@@ -349,7 +365,19 @@ class DirectSource(Source):
             region=get("AWS_REGION") if iam else None,
             ssl=_flag(get("REDSHIFT_SSL", "true"), "REDSHIFT_SSL"),
             statement_timeout=float(get("STATEMENT_TIMEOUT", "3600") or 3600),
+            timeout=_seconds(get("AWS_CONNECT_TIMEOUT"), "AWS_CONNECT_TIMEOUT")
+            or Settings.aws_connect_timeout,
+            read_timeout=_seconds(get("AWS_READ_TIMEOUT"), "AWS_READ_TIMEOUT")
+            or Settings.aws_read_timeout,
         )
+
+    @property
+    def answer_timeout(self) -> Optional[float]:
+        """Seconds a connected source waits for any answer: the warehouse cancels a
+        statement after ``statement_timeout``, and has ``read_timeout`` more to say so."""
+        if self.statement_timeout is None or self.read_timeout is None:
+            return None
+        return self.statement_timeout + self.read_timeout
 
     def __repr__(self) -> str:
         shown = [f"host={self.host!r}", f"port={self.port!r}", f"database={self.database!r}"]
@@ -367,11 +395,13 @@ class DirectSource(Source):
         *,
         cancel: Optional[threading.Event] = None,
     ) -> Iterator[Row]:
-        """Run ``sql`` and yield its rows, ``fetch_size`` rows in memory at a time.
+        """Run ``sql`` and yield its rows.
 
+        The whole result is held in memory from the first ``next()`` (the driver
+        buffers it; there is no cursor): bound the statement, as the sync's ranges are.
         Parameters are checked now (:class:`ParameterError`); the statement runs on
         the first ``next()``. Without parameters the SQL runs exactly as written.
-        Setting ``cancel`` stops the fetching at the next batch.
+        Setting ``cancel`` stops the reading at the next batch of ``fetch_size`` rows.
         """
         if params:
             text, args = to_qmark(sql, params)
@@ -416,38 +446,22 @@ class DirectSource(Source):
         with self._connection(sql) as connection:
             cursor = connection.cursor()
             cursor.paramstyle = "qmark"
-            if not _is_query(text):
-                with self._errors(sql):
-                    cursor.execute(text, args)
-                    batch = cursor.fetchmany(self.fetch_size) if cursor.description else ()
-                while batch:
-                    yield from (tuple(row) for row in batch)
-                    with self._errors(sql):
-                        batch = cursor.fetchmany(self.fetch_size)
-                return
-            body = text.rstrip().rstrip(";").rstrip()
-            name = f"contabyx_rows_{next(_CURSOR_NUMBERS)}"
-            fetch = f"FETCH FORWARD {self.fetch_size} FROM {name}"
+            _check_cancel(cancel, sql)
             with self._errors(sql):
-                cursor.execute(f"DECLARE {name} CURSOR FOR {body}", args)
-            while True:
-                if cancel is not None and cancel.is_set():
-                    raise ExtractError(f"cancelled: the run is stopping [sql: {short_sql(sql)}]")
+                cursor.execute(text, args)
+                batch = cursor.fetchmany(self.fetch_size) if cursor.description else ()
+            while batch:
+                yield from (tuple(row) for row in batch)
+                _check_cancel(cancel, sql)
                 with self._errors(sql):
-                    cursor.execute(fetch)
-                    batch = cursor.fetchall()
-                for row in batch:
-                    yield tuple(row)
-                if len(batch) < self.fetch_size:
-                    break
-            # The commit that ends the borrowing closes the cursor.
+                    batch = cursor.fetchmany(self.fetch_size)
 
     @contextmanager
     def _connection(self, sql: str, *, commit: bool = True) -> Iterator[Any]:
         """Borrow a connection for one statement: commit on success, else roll back.
 
-        A generator closed early (``GeneratorExit``) rolls back, which also closes the
-        server-side cursor; the connection goes back to the pool when that works.
+        A generator closed early (``GeneratorExit``) rolls back (dropping the rows the
+        driver buffered); the connection goes back to the pool when that works.
         """
         with self._errors(sql):
             connection = self._pool.acquire()
@@ -468,7 +482,7 @@ class DirectSource(Source):
         try:
             connection = redshift_connector.connect(**self.__options)
         except (_DriverError, OSError) as err:
-            message = self._scrub(_driver_message(err))
+            message = self._connect_failure(err)
             raise ExtractError(f"direct connection to {target} failed: {message}") from None
         try:
             connection.autocommit = False
@@ -479,10 +493,20 @@ class DirectSource(Source):
                 connection.commit()
         except (_DriverError, OSError) as err:
             _close_quietly(connection)
-            message = self._scrub(_driver_message(err))
+            message = self._connect_failure(err)
             raise ExtractError(f"direct connection to {target} failed: {message}") from None
+        _set_socket_timeout(connection, self.answer_timeout)
         _log.debug("connected to %s", target)
         return connection
+
+    def _connect_failure(self, err: BaseException) -> str:
+        if _timed_out(err):
+            return (
+                f"no answer within {self.connect_timeout:g} s (AWS_CONNECT_TIMEOUT): check"
+                " REDSHIFT_HOST and REDSHIFT_PORT, that the cluster is available and that its"
+                " security group lets this machine in"
+            )
+        return self._scrub(_driver_message(err))
 
     @contextmanager
     def _errors(self, sql: str) -> Iterator[None]:
@@ -492,7 +516,14 @@ class DirectSource(Source):
         except ExtractError:
             raise
         except (_DriverError, OSError) as err:
-            message = self._scrub(_driver_message(err))
+            if _timed_out(err):
+                message = (
+                    f"no answer from the warehouse within {self.answer_timeout:g} s"
+                    " (STATEMENT_TIMEOUT + AWS_READ_TIMEOUT): check that the cluster is"
+                    " available, then re-run"
+                )
+            else:
+                message = self._scrub(_driver_message(err))
             # ``from None``: the driver's exception may carry connection details.
             raise ExtractError(
                 f"direct statement FAILED: {message} [sql: {short_sql(sql)}]"
@@ -505,6 +536,37 @@ class DirectSource(Source):
         if password and len(password) >= _MIN_SCRUBBED:
             return text.replace(password, "***")
         return text
+
+
+def _timed_out(err: BaseException) -> bool:
+    """True for a socket timeout, raised as is or wrapped by the driver."""
+    return any(isinstance(e, socket.timeout) for e in (err, *err.args))
+
+
+def _set_socket_timeout(connection: Any, seconds: Optional[float]) -> None:
+    # redshift_connector keeps its ``timeout`` on the socket for the connection's life,
+    # which would cut any statement longer than the connect timeout; it has no public
+    # setter, so the socket it reads through is set here.
+    sock = getattr(connection, "_usock", None)
+    if sock is not None:
+        sock.settimeout(seconds)
+
+
+def _seconds(value: Optional[str], key: str) -> Optional[float]:
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0:
+        raise ValueError(f"{key} must be a positive number of seconds, not {value!r}")
+    return seconds
+
+
+def _check_cancel(cancel: Optional[threading.Event], sql: str) -> None:
+    if cancel is not None and cancel.is_set():
+        raise ExtractError(f"cancelled: the run is stopping [sql: {short_sql(sql)}]")
 
 
 def _driver_message(err: BaseException) -> str:

@@ -15,8 +15,26 @@ import boto3
 import psycopg
 import pytest
 import redshift_connector
+from hypothesis import given
+from hypothesis import strategies as st
 
-from devstack.wire import PROTOCOL_3, SSL_REQUEST, build_startup, parse_startup, rewrite_startup
+from devstack.wire import (
+    FETCH_ALL_REFUSAL,
+    PREPARED_DECLARE_REFUSAL,
+    PROTOCOL_3,
+    SSL_REQUEST,
+    MessageSplitter,
+    Refusal,
+    Session,
+    build_startup,
+    error_response,
+    message,
+    message_text,
+    parse_startup,
+    refusal,
+    rewrite_startup,
+    statement_words,
+)
 
 ROWS = 250  # more than two Data API pages at the test stack's page size of 100
 
@@ -170,3 +188,152 @@ def test_rewrite_keeps_only_what_postgresql_knows() -> None:
         ("application_name", "app"),
         ("DateStyle", "ISO"),
     ]
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def _size(n: int) -> str:
+    return f"Fetch size {n} exceeds the limit of 1000 for a single node configuration."
+
+
+@pytest.mark.parametrize(
+    ("sql", "prepared", "expected"),
+    [
+        ("DECLARE c CURSOR FOR SELECT 1", True, PREPARED_DECLARE_REFUSAL.message),
+        ('declare "My c" binary insensitive no scroll cursor for select 1', True, "DECLARE"),
+        ("  /* why */ -- not this\n DECLARE c CURSOR FOR SELECT $1", True, "DECLARE"),
+        ("DECLARE c CURSOR FOR SELECT 1", False, None),  # a simple query may declare one
+        ("FETCH ALL FROM c", False, FETCH_ALL_REFUSAL.message),
+        ("fetch forward all in c", True, FETCH_ALL_REFUSAL.message),
+        ("FETCH FORWARD 1001 FROM c", True, _size(1001)),
+        ("FETCH\tFORWARD\n20000 FROM c;", False, _size(20000)),
+        ("FETCH 5000 FROM c", False, _size(5000)),
+        ("FETCH + 5000 FROM c", False, None),  # not Redshift's syntax; PostgreSQL decides
+        ("SELECT 1; FETCH ALL FROM c", False, FETCH_ALL_REFUSAL.message),
+        ("FETCH FORWARD 1000 FROM c", True, None),
+        ("FETCH 1000 FROM c", True, None),
+        ("FETCH NEXT FROM c", True, None),
+        ("FETCH FORWARD FROM c", True, None),
+        ("FETCH FROM c", True, None),
+        ("FETCH FORWARD 0 FROM c", True, None),
+        ("SELECT 'FETCH ALL FROM c', E'\\' ; FETCH ALL', \"FETCH ALL\"", False, None),
+        ("SELECT $$; FETCH ALL FROM c$$, $t$ DECLARE c CURSOR $t$", True, None),
+        ("/* /* nested */ ; FETCH ALL FROM c */ SELECT 1", True, None),
+        ("-- FETCH ALL FROM c\nSELECT 1", True, None),
+        ("SELECT fetch_size FROM t WHERE declare = 'cursor'", True, None),
+        ("", True, None),
+        (";;", False, None),
+    ],
+)
+def test_refusal(sql: str, prepared: bool, expected: str | None) -> None:
+    found = refusal(sql, prepared=prepared)
+    if expected is None:
+        assert found is None
+    else:
+        assert found is not None and expected in found.message and found.code == "XX000"
+
+
+def test_statement_words() -> None:
+    assert list(statement_words("SELECT 1")) == [["SELECT", "1"]]
+    assert list(statement_words("a \"b;c\" 'd;e' f;g")) == [["A", '"', "F"], ["G"]]
+    assert list(statement_words("x $tag$ ; $other$ ; $tag$ y")) == [["X", "Y"]]
+    assert list(statement_words("unterminated 'string ; FETCH ALL")) == [["UNTERMINATED"]]
+    assert list(statement_words("a /* unterminated ; b")) == [["A"]]
+    assert list(statement_words("a b c d e f g h i j")) == [list("ABCDEFGH")]
+
+
+# --------------------------------------------------------------------------- messages
+
+_KINDS = st.sampled_from(b"PQEDBSHCXdZ1")
+_MESSAGES = st.builds(
+    lambda kind, body: message(bytes([kind]), body), _KINDS, st.binary(max_size=40)
+)
+
+
+@given(
+    st.lists(_MESSAGES, max_size=12),
+    st.lists(st.integers(min_value=0, max_value=400), max_size=10),
+)
+def test_the_splitter_passes_every_byte_and_holds_whole_messages(
+    messages: list[bytes], cuts: list[int]
+) -> None:
+    stream = b"".join(messages)
+    bounds = sorted({min(cut, len(stream)) for cut in cuts} | {0, len(stream)})
+    chunks = [stream[a:b] for a, b in zip(bounds, bounds[1:])]
+    splitter = MessageSplitter(b"PQ")
+    pieces = [piece for chunk in chunks for piece in splitter.feed(chunk)]
+    assert b"".join(raw for _, raw in pieces) == stream
+    assert [raw for kind, raw in pieces if kind is not None] == [
+        m for m in messages if m[:1] in (b"P", b"Q")
+    ]
+    assert all(raw[0] == kind for kind, raw in pieces if kind is not None)
+
+
+def test_the_splitter_refuses_a_length_below_four() -> None:
+    with pytest.raises(ValueError, match="length 3"):
+        MessageSplitter(b"P").feed(b"X\0\0\0\3")
+
+
+def test_message_text() -> None:
+    parse = message(b"P", b"s1\0SELECT $1\0\0\1\0\0\0\x17")
+    assert message_text(parse) == (b"s1", b"SELECT $1")
+    assert message_text(message(b"Q", b"SELECT 1; SELECT 2\0")) == (b"", b"SELECT 1; SELECT 2")
+
+
+def test_error_response_fields() -> None:
+    raw = error_response(Refusal("XX000", "too many rows"))
+    assert raw[:1] == b"E" and int.from_bytes(raw[1:5], "big") == len(raw) - 1
+    assert raw[5:] == b"SERROR\0VERROR\0CXX000\0Mtoo many rows\0\0"
+
+
+def _server_error(text: str) -> bytes:
+    return message(b"E", b"SERROR\0C42601\0M" + text.encode() + b"\0\0")
+
+
+def test_a_session_swaps_a_refused_parse_for_a_marker_and_its_error_back() -> None:
+    session = Session()
+    sync = message(b"S", b"")
+    declare = message(b"P", b"s1\0DECLARE c CURSOR FOR SELECT $1\0\0\1\0\0\0\x17")
+    # Cut in the middle of the Parse: nothing of it goes out before it is whole.
+    sent = session.from_client(declare[:9]) + session.from_client(declare[9:] + sync)
+    assert sent.endswith(sync)
+    name, marker = message_text(sent[: -len(sync)])
+    assert name == b"s1" and b"DECLARE" not in marker and marker
+    assert sent[: -len(sync)].endswith(b"\0\0\0")  # no parameter types any more
+    # PostgreSQL's syntax error naming the marker comes back as Redshift's refusal.
+    unrelated = _server_error('syntax error at or near "FROM"')
+    answer = _server_error(f'syntax error at or near "{marker.decode()}"')
+    ready = message(b"Z", b"I")
+    back = session.from_server(unrelated + answer[:7]) + session.from_server(answer[7:] + ready)
+    assert back == unrelated + error_response(PREPARED_DECLARE_REFUSAL) + ready
+    # Once answered, the same error text is PostgreSQL's own again.
+    assert session.from_server(answer) == answer
+
+
+def test_a_session_forgets_refusals_postgresql_skipped() -> None:
+    session = Session()
+    first = session.from_client(message(b"Q", b"FETCH ALL FROM c\0"))
+    second = session.from_client(message(b"Q", b"FETCH 2000 FROM c\0"))
+    _, first_marker = message_text(first)
+    _, second_marker = message_text(second)
+    assert first_marker != second_marker
+    found = refusal("FETCH 2000 FROM c", prepared=False)
+    assert found is not None
+    assert session.from_server(_server_error(second_marker.decode())) == error_response(found)
+    stale = _server_error(first_marker.decode())
+    assert session.from_server(stale) == stale
+
+
+def test_a_session_passes_what_redshift_runs_untouched() -> None:
+    session = Session()
+    stream = (
+        message(b"P", b"\0SELECT 1\0\0\0")
+        + message(b"B", b"\0\0" + b"\0" * 6)
+        + message(b"Q", b"DECLARE c CURSOR FOR SELECT 1; FETCH 1000 FROM c\0")
+        + message(b"d", b"copy data")
+    )
+    assert session.from_client(stream) == stream
+    assert session.from_server(_server_error("contabyx_refused_0_1")) == _server_error(
+        "contabyx_refused_0_1"
+    )

@@ -9,8 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dynamo.config import Settings
 from dynamo.extract import ExtractError
 from dynamo.extract.direct import DirectSource, ParameterError, to_qmark
+from tests.support.silent import silent_endpoint
 
 # --------------------------------------------------------------------------- :name
 
@@ -146,6 +148,47 @@ class TestDirectConfiguration:
         source.close()
         with pytest.raises(ExtractError, match="closed"):
             list(source.rows("SELECT 1"))
+
+
+class TestSilentWarehouse:
+    """An endpoint that accepts connections and never answers (a half-dead host, a
+    firewall that lets the handshake through): the run must end, with one line."""
+
+    @pytest.mark.parametrize("ssl", ["true", "false"])
+    def test_connecting_gives_up_after_aws_connect_timeout(self, ssl: str) -> None:
+        with silent_endpoint() as port:
+            source = DirectSource.from_settings(
+                {
+                    "REDSHIFT_HOST": "127.0.0.1",
+                    "REDSHIFT_PORT": str(port),
+                    "REDSHIFT_PASSWORD": "s3cr3t-Pa55",
+                    "REDSHIFT_SSL": ssl,
+                    "AWS_CONNECT_TIMEOUT": "0.5",
+                }
+            )
+            with pytest.raises(ExtractError) as info:
+                list(source.rows("SELECT 1"))
+        message = str(info.value)
+        assert message.startswith(f"direct connection to 127.0.0.1:{port}/dev failed: ")
+        assert "no answer within 0.5 s (AWS_CONNECT_TIMEOUT)" in message
+        assert "check REDSHIFT_HOST and REDSHIFT_PORT" in message
+        assert "\n" not in message and "s3cr3t-Pa55" not in message
+
+    def test_timeouts_come_from_the_settings(self) -> None:
+        settings = {"REDSHIFT_HOST": "h", "AWS_CONNECT_TIMEOUT": "7", "AWS_READ_TIMEOUT": "9"}
+        source = DirectSource.from_settings({**settings, "STATEMENT_TIMEOUT": "60"})
+        assert (source.connect_timeout, source.read_timeout) == (7.0, 9.0)
+        # Once connected, a statement may take STATEMENT_TIMEOUT, its answer AWS_READ_TIMEOUT.
+        assert source.answer_timeout == 69.0
+        defaults = DirectSource.from_settings({"REDSHIFT_HOST": "h"})
+        assert (defaults.connect_timeout, defaults.read_timeout) == (
+            Settings.aws_connect_timeout,
+            Settings.aws_read_timeout,
+        )
+        unlimited = DirectSource(host="h", timeout=3, statement_timeout=None, read_timeout=5)
+        assert unlimited.answer_timeout is None  # no statement limit: no limit on its answer
+        with pytest.raises(ValueError, match="AWS_CONNECT_TIMEOUT"):
+            DirectSource.from_settings({**settings, "AWS_CONNECT_TIMEOUT": "0"})
 
 
 def _closed_port() -> int:
