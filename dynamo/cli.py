@@ -178,6 +178,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 region=settings.aws_region,
                 endpoint_url=settings.aws_endpoint_url_dynamodb,
                 retries=True,
+                connect_timeout=settings.aws_connect_timeout,
+                read_timeout=settings.aws_read_timeout,
             )
             names = create_tables(
                 client, settings.clients_info_table, settings.clients_info_by_year_table
