@@ -5,6 +5,13 @@ process that started it. ``start`` is idempotent: it creates the ``dev``
 database and the ``awsuser`` login role when missing and applies
 ``sql/schema.sql``.
 
+``awsuser`` is what a Redshift user of the sync is: no superuser, no member of
+the roles that run programs or read and write server files, so no ``COPY ...
+PROGRAM`` and no file access. It may create schemas, tables and views, and read
+and insert rows; the servers that clients reach (the Data API emulator, the wire
+front) connect as it. Only the seeder and test fixtures use the owner
+(``postgres``), over the unix socket.
+
 Example::
 
     wh = start(Path(".devstack/pg"))
@@ -59,14 +66,21 @@ class Warehouse:
         """libpq conninfo of database ``dev`` as the ``postgres`` superuser."""
         return conninfo(self.socket_dir, self.port)
 
+    @property
+    def sync_conninfo(self) -> str:
+        """libpq conninfo of database ``dev`` as ``awsuser``, the restricted role."""
+        return conninfo(self.socket_dir, self.port, user=REDSHIFT_USER)
 
-def conninfo(socket_dir: Path, port: int, dbname: str = DATABASE) -> str:
+
+def conninfo(socket_dir: Path, port: int, dbname: str = DATABASE, user: str = SUPERUSER) -> str:
     """libpq conninfo for the unix socket in ``socket_dir``.
 
     >>> conninfo(Path("/tmp/pg"), 5432)
     'host=/tmp/pg port=5432 user=postgres dbname=dev'
+    >>> conninfo(Path("/tmp/pg"), 5432, user="awsuser")
+    'host=/tmp/pg port=5432 user=awsuser dbname=dev'
     """
-    return f"host={socket_dir} port={port} user={SUPERUSER} dbname={dbname}"
+    return f"host={socket_dir} port={port} user={user} dbname={dbname}"
 
 
 def _pgserver() -> Any:
@@ -113,13 +127,28 @@ def start(pgdata: Path) -> Warehouse:
         warehouse = running(pgdata)
         if warehouse is None:
             raise WarehouseError(f"postgres did not start; see {pgdata / 'log'}")
-    _prepare(warehouse)
+    prepare(warehouse)
     return warehouse
 
 
-def _prepare(warehouse: Warehouse) -> None:
-    """Create database ``dev`` and role ``awsuser`` when missing; apply the schema."""
+#: The role's attributes, stated in full so that an older stack's superuser
+#: ``awsuser`` loses its rights on the next ``up``.
+_ROLE_ATTRIBUTES = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
+#: Built-in roles that run programs on, or read and write files of, the server.
+_SERVER_ACCESS_ROLES = (
+    "pg_execute_server_program",
+    "pg_read_server_files",
+    "pg_write_server_files",
+)
+#: Schemas where the sync's user works: the source tables and views, scratch tables.
+_WORK_SCHEMAS = ("contabyx", "public")
+
+
+def prepare(warehouse: Warehouse) -> None:
+    """Create database ``dev`` and role ``awsuser`` when missing; apply the schema; give
+    ``awsuser`` its rights, no more. Idempotent, and cheap enough for every ``up``."""
     admin = conninfo(warehouse.socket_dir, warehouse.port, dbname="postgres")
+    role = sql.Identifier(REDSHIFT_USER)
     with psycopg.connect(admin, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
             # A concurrent `up` may create it first.
@@ -129,10 +158,48 @@ def _prepare(warehouse: Warehouse) -> None:
             "SELECT 1 FROM pg_roles WHERE rolname = %s", (REDSHIFT_USER,)
         ).fetchone():
             with contextlib.suppress(psycopg.errors.DuplicateObject):
-                conn.execute(
-                    sql.SQL("CREATE ROLE {} LOGIN SUPERUSER").format(sql.Identifier(REDSHIFT_USER))
-                )
+                conn.execute(sql.SQL("CREATE ROLE {}").format(role))
+        conn.execute(sql.SQL(f"ALTER ROLE {{}} {_ROLE_ATTRIBUTES}").format(role))
+        for granted in _SERVER_ACCESS_ROLES:
+            conn.execute(
+                sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(granted), role),
+            )
     apply_schema(warehouse.conninfo)
+    _grant(warehouse.conninfo)
+
+
+def _grant(dsn: str) -> None:
+    """What a Redshift user of the sync may do: create schemas, tables and views, read
+    and insert rows, in database ``dev``; and own the views it replaces."""
+    role = sql.Identifier(REDSHIFT_USER)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("GRANT CONNECT, TEMPORARY, CREATE ON DATABASE {} TO {}").format(
+                sql.Identifier(DATABASE), role
+            )
+        )
+        for name in _WORK_SCHEMAS:
+            schema = sql.Identifier(name)
+            for statement in (
+                "GRANT USAGE, CREATE ON SCHEMA {schema} TO {role}",
+                "GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA {schema} TO {role}",
+                # Tables the owner (the seeder, a test) creates later, too.
+                "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema}"
+                " GRANT SELECT, INSERT ON TABLES TO {role}",
+            ):
+                conn.execute(sql.SQL(statement).format(schema=schema, role=role))
+        # Views an older stack created as the owner: create-views must replace them.
+        views = conn.execute(
+            "SELECT schemaname, viewname FROM pg_views WHERE schemaname = ANY(%s)"
+            " AND viewowner <> %s",
+            (list(_WORK_SCHEMAS), REDSHIFT_USER),
+        ).fetchall()
+        for schema_name, view in views:
+            conn.execute(
+                sql.SQL("ALTER VIEW {}.{} OWNER TO {}").format(
+                    sql.Identifier(schema_name), sql.Identifier(view), role
+                )
+            )
 
 
 #: Redshift reads a clientid range cheaply from a table sorted by clientid (SORTKEY,
