@@ -169,8 +169,10 @@ def prepare(warehouse: Warehouse) -> None:
 
 
 def _grant(dsn: str) -> None:
-    """What a Redshift user of the sync may do: create schemas, tables and views, read
-    and insert rows, in database ``dev``; and own the views it replaces."""
+    """What a Redshift user of the sync may do: use every schema and read and insert
+    the rows of every table the owner makes (as a warehouse admin grants the source,
+    a Spectrum schema included); create schemas, and tables and views in its own
+    schemas; own the views it replaces."""
     role = sql.Identifier(REDSHIFT_USER)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(
@@ -178,16 +180,24 @@ def _grant(dsn: str) -> None:
                 sql.Identifier(DATABASE), role
             )
         )
-        for name in _WORK_SCHEMAS:
+        # Schemas and tables the owner (the seeder, a test) creates later, too.
+        conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES GRANT USAGE ON SCHEMAS TO {}").format(role))
+        conn.execute(
+            sql.SQL("ALTER DEFAULT PRIVILEGES GRANT SELECT, INSERT ON TABLES TO {}").format(role)
+        )
+        schemas = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%'"
+            " AND nspname <> 'information_schema'"
+        ).fetchall()
+        for (name,) in schemas:
             schema = sql.Identifier(name)
-            for statement in (
-                "GRANT USAGE, CREATE ON SCHEMA {schema} TO {role}",
-                "GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA {schema} TO {role}",
-                # Tables the owner (the seeder, a test) creates later, too.
-                "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema}"
-                " GRANT SELECT, INSERT ON TABLES TO {role}",
-            ):
-                conn.execute(sql.SQL(statement).format(schema=schema, role=role))
+            rights = "USAGE, CREATE" if name in _WORK_SCHEMAS else "USAGE"
+            conn.execute(sql.SQL(f"GRANT {rights} ON SCHEMA {{}} TO {{}}").format(schema, role))
+            conn.execute(
+                sql.SQL("GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA {} TO {}").format(
+                    schema, role
+                )
+            )
         # Views an older stack created as the owner: create-views must replace them.
         views = conn.execute(
             "SELECT schemaname, viewname FROM pg_views WHERE schemaname = ANY(%s)"
