@@ -200,8 +200,11 @@ def default_env_file(environ: Mapping[str, str] | None = None) -> Path:
 FALLBACK_KEYS = {"AWS_DEFAULT_REGION": "aws_region"}
 #: Keys a user may keep in the env file that belong to other programs: not reported.
 FOREIGN_KEYS = frozenset({"CONTABYX_LOG", "CONTABYX_LOCK", "CONTABYX_ETL"})
-#: How alike an unknown key must be to a known one to count as a misspelling of it.
+#: How alike an unknown key must be to a known one to count as a misspelling of it
+#: (difflib's ratio). Standard AWS variables (``AWS_ENDPOINT_URL``, ``AWS_PROFILE``)
+#: look alike among themselves, so an unknown ``AWS_`` key must be closer.
 _MISSPELLING_CUTOFF = 0.75
+_AWS_MISSPELLING_CUTOFF = 0.85
 
 
 def known_keys() -> frozenset[str]:
@@ -224,11 +227,15 @@ def check_keys(keys: Iterable[str], where: str) -> None:
     for key in keys:
         if key in known or key in FOREIGN_KEYS:
             continue
-        close = difflib.get_close_matches(key.upper(), known, n=1, cutoff=_MISSPELLING_CUTOFF)
+        aws = key.upper().startswith("AWS_")
+        cutoff = _AWS_MISSPELLING_CUTOFF if aws else _MISSPELLING_CUTOFF
+        close = difflib.get_close_matches(key.upper(), known, n=1, cutoff=cutoff)
         if close:
             raise ConfigError(f"unknown key {key} in {where}: did you mean {close[0]}?")
         nearest = difflib.get_close_matches(key.upper(), known, n=1, cutoff=0.0)
         hint = f" (nearest known key: {nearest[0]})" if nearest else ""
+        if aws:
+            hint += "; boto3 reads its own AWS_ variables from the environment only"
         log.warning("%s: key %s is not a contabyx setting and is ignored%s", where, key, hint)
 
 

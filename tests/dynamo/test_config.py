@@ -133,7 +133,10 @@ def test_every_key_works_from_the_file_and_from_the_environment(key: str, tmp_pa
     assert getattr(from_env, key.lower()) == expected
 
 
-@pytest.mark.parametrize(("typo", "meant"), [("CLUSTR", "CLUSTER"), ("WORKERZ", "WORKERS")])
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [("CLUSTR", "CLUSTER"), ("WORKERZ", "WORKERS"), ("AWS_REGOIN", "AWS_REGION")],
+)
 def test_a_misspelled_key_in_the_file_is_an_error_naming_the_key_meant(
     typo: str, meant: str, tmp_path: Path
 ) -> None:
@@ -147,13 +150,18 @@ def test_an_unrelated_key_in_the_file_is_a_warning_with_the_nearest_key(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     env_file = tmp_path / ".env"
-    env_file.write_text("AWS_PROFILE=prod\nCONTABYX_LOCK=/x\nCLUSTER=c\n")
+    env_file.write_text(
+        "AWS_PROFILE=prod\nCONTABYX_LOCK=/x\nAWS_ENDPOINT_URL=http://x\nCLUSTER=c\nCOLOUR=red\n"
+    )
     with caplog.at_level(logging.WARNING, logger="dynamo.config"):
         s = load_settings(env_file=env_file, environ={})
     assert s.cluster == "c"
     warned = [r.getMessage() for r in caplog.records]
-    assert len(warned) == 1, warned
-    assert "AWS_PROFILE is not a contabyx setting and is ignored (nearest known key: " in warned[0]
+    assert len(warned) == 3, warned
+    for key, message in zip(("AWS_PROFILE", "AWS_ENDPOINT_URL", "COLOUR"), warned):
+        assert f"key {key} is not a contabyx setting and is ignored (nearest known key: " in message
+    assert "boto3 reads its own AWS_ variables from the environment only" in warned[1]
+    assert "boto3" not in warned[2]
 
 
 def test_unknown_keys_of_the_environment_are_not_reported(tmp_path: Path) -> None:
