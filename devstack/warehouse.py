@@ -140,8 +140,8 @@ _SERVER_ACCESS_ROLES = (
     "pg_read_server_files",
     "pg_write_server_files",
 )
-#: Schemas where the sync's user works: the source tables and views, scratch tables.
-_WORK_SCHEMAS = ("contabyx", "public")
+#: The source tables: the owner's (the seeder replaces their rows), read by the sync.
+_SOURCE_TABLES = ("contabyx.transactions", "contabyx.transactiontypes")
 
 
 def prepare(warehouse: Warehouse) -> None:
@@ -154,9 +154,10 @@ def prepare(warehouse: Warehouse) -> None:
             # A concurrent `up` may create it first.
             with contextlib.suppress(psycopg.errors.DuplicateDatabase):
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
-        if not conn.execute(
-            "SELECT 1 FROM pg_roles WHERE rolname = %s", (REDSHIFT_USER,)
-        ).fetchone():
+        found = conn.execute(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = %s", (REDSHIFT_USER,)
+        ).fetchone()
+        if found is None:
             with contextlib.suppress(psycopg.errors.DuplicateObject):
                 conn.execute(sql.SQL("CREATE ROLE {}").format(role))
         conn.execute(sql.SQL(f"ALTER ROLE {{}} {_ROLE_ATTRIBUTES}").format(role))
@@ -166,13 +167,15 @@ def prepare(warehouse: Warehouse) -> None:
             )
     apply_schema(warehouse.conninfo)
     _grant(warehouse.conninfo)
+    if found is not None and found[0]:
+        _hand_over(warehouse.conninfo)
 
 
 def _grant(dsn: str) -> None:
-    """What a Redshift user of the sync may do: use every schema and read and insert
-    the rows of every table the owner makes (as a warehouse admin grants the source,
-    a Spectrum schema included); create schemas, and tables and views in its own
-    schemas; own the views it replaces."""
+    """What a Redshift user of the sync (and of the tests) may do: create schemas; use
+    every schema and create tables and views in it; read and insert the rows of every
+    table, those the owner creates later included (a Spectrum stand-in, a test's
+    scratch table)."""
     role = sql.Identifier(REDSHIFT_USER)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(
@@ -180,34 +183,44 @@ def _grant(dsn: str) -> None:
                 sql.Identifier(DATABASE), role
             )
         )
-        # Schemas and tables the owner (the seeder, a test) creates later, too.
-        conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES GRANT USAGE ON SCHEMAS TO {}").format(role))
-        conn.execute(
-            sql.SQL("ALTER DEFAULT PRIVILEGES GRANT SELECT, INSERT ON TABLES TO {}").format(role)
-        )
-        schemas = conn.execute(
-            "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%'"
-            " AND nspname <> 'information_schema'"
+        for statement in (
+            "ALTER DEFAULT PRIVILEGES GRANT USAGE, CREATE ON SCHEMAS TO {}",
+            "ALTER DEFAULT PRIVILEGES GRANT SELECT, INSERT ON TABLES TO {}",
+        ):
+            conn.execute(sql.SQL(statement).format(role))
+        for (name,) in conn.execute(_USER_SCHEMAS).fetchall():
+            for statement in (
+                "GRANT USAGE, CREATE ON SCHEMA {} TO {}",
+                "GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA {} TO {}",
+            ):
+                conn.execute(sql.SQL(statement).format(sql.Identifier(name), role))
+
+
+_USER_SCHEMAS = (
+    "SELECT nspname FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema'"
+)
+
+
+def _hand_over(dsn: str) -> None:
+    """Once, on a stack whose ``awsuser`` was a superuser: give it the tables and views
+    it created then (they belong to the owner now), so it can still replace and drop
+    them. The source tables stay the owner's."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        relations = conn.execute(
+            "SELECT n.nspname, c.relname, c.relkind FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            f" WHERE c.relkind IN ('r', 'v') AND n.nspname IN ({_USER_SCHEMAS})"
+            " AND pg_get_userbyid(c.relowner) <> %s"
+            " AND n.nspname || '.' || c.relname <> ALL(%s)",
+            (REDSHIFT_USER, list(_SOURCE_TABLES)),
         ).fetchall()
-        for (name,) in schemas:
-            schema = sql.Identifier(name)
-            rights = "USAGE, CREATE" if name in _WORK_SCHEMAS else "USAGE"
-            conn.execute(sql.SQL(f"GRANT {rights} ON SCHEMA {{}} TO {{}}").format(schema, role))
+        for schema, name, kind in relations:
             conn.execute(
-                sql.SQL("GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA {} TO {}").format(
-                    schema, role
-                )
-            )
-        # Views an older stack created as the owner: create-views must replace them.
-        views = conn.execute(
-            "SELECT schemaname, viewname FROM pg_views WHERE schemaname = ANY(%s)"
-            " AND viewowner <> %s",
-            (list(_WORK_SCHEMAS), REDSHIFT_USER),
-        ).fetchall()
-        for schema_name, view in views:
-            conn.execute(
-                sql.SQL("ALTER VIEW {}.{} OWNER TO {}").format(
-                    sql.Identifier(schema_name), sql.Identifier(view), role
+                sql.SQL("ALTER {} {}.{} OWNER TO {}").format(
+                    sql.SQL("VIEW" if kind == "v" else "TABLE"),
+                    sql.Identifier(schema),
+                    sql.Identifier(name),
+                    sql.Identifier(REDSHIFT_USER),
                 )
             )
 

@@ -422,3 +422,37 @@ def test_logging_in_as_postgres_through_the_wire_front_gives_the_restricted_role
         assert cursor.fetchone() == ["awsuser", "awsuser"]
     finally:
         conn.close()
+
+
+def test_an_older_stack_s_superuser_awsuser_is_demoted_and_keeps_its_objects(
+    local_stack: Any, warehouse: Any
+) -> None:
+    from devstack import warehouse as wh_module
+
+    name = f"handover_{uuid.uuid4().hex[:8]}"
+    # As an older stack left it: awsuser a superuser, its objects owned by postgres.
+    warehouse.execute("ALTER ROLE awsuser SUPERUSER")
+    warehouse.execute(f"CREATE TABLE public.{name} (id BIGINT)")
+    warehouse.execute(f"CREATE VIEW public.{name}_v AS SELECT id FROM public.{name}")
+    running = wh_module.running(local_stack.stack.pgdata)
+    assert running is not None
+    wh_module.prepare(running)
+    owners = dict(
+        warehouse.execute(
+            "SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE (n.nspname, c.relname) IN (('public', %s), ('public', %s),"
+            " ('contabyx', 'transactions'), ('contabyx', 'transactiontypes'))",
+            (name, f"{name}_v"),
+        ).fetchall()
+    )
+    assert owners == {
+        name: "awsuser",
+        f"{name}_v": "awsuser",
+        "transactions": "postgres",
+        "transactiontypes": "postgres",
+    }
+    demoted = warehouse.execute("SELECT rolsuper FROM pg_roles WHERE rolname = 'awsuser'")
+    assert demoted.fetchone() == (False,)
+    assert _data_api(local_stack.env, f"DROP VIEW public.{name}_v")["Status"] == "FINISHED"
+    assert _data_api(local_stack.env, f"DROP TABLE public.{name}")["Status"] == "FINISHED"
