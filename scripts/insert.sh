@@ -45,8 +45,8 @@ if [ -n "${CONTABYX_LOCK:-}" ]; then
 else
   # The sync's own directory, writable by this user only: nobody else can plant
   # a link or a file there.
-  mkdir -p "$root/run" && chmod 700 "$root/run" || exit "$EX_CONFIG"
   lock="$root/run/insert.lock"
+  { mkdir -p "$root/run" && chmod 700 "$root/run"; } || lock_unusable "its directory cannot be made"
 fi
 
 # The lock is opened read-only (flock needs no more): never truncated, never created
