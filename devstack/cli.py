@@ -77,6 +77,31 @@ def _format_status(stack: Stack) -> str:
     return "\n".join(out)
 
 
+#: DynamoDB Local runs in memory: what a restart costs, and what brings it back.
+DYNAMODB_RESTARTED = (
+    "DynamoDB Local keeps its tables in memory, so they are gone: create them again "
+    "(contabyx-etl create-tables) and run a full sync"
+)
+
+
+def _up_report(stack: Stack) -> List[str]:
+    """What ``up`` did: started the stack, restarted some servers (and why), or nothing.
+
+    >>> stack = Stack(Path("/tmp/x"))
+    >>> stack.restarted = [("dynamodb", "it had stopped")]
+    >>> _up_report(stack)[0].startswith("restarted dynamodb (it had stopped); DynamoDB Local")
+    True
+    """
+    if stack.started_now:
+        return ["started"]
+    if not stack.restarted:
+        return ["already running"]
+    return [
+        f"restarted {name} ({reason})" + (f"; {DYNAMODB_RESTARTED}" if name == "dynamodb" else "")
+        for name, reason in stack.restarted
+    ]
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``contabyx-local``; returns the exit status."""
     args = _parser().parse_args(argv)
@@ -85,8 +110,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "up":
             print(f"contabyx-local: starting the local stack in {stack.state_dir}", file=sys.stderr)
             env = stack.up(page_size=args.page_size)
-            verb = "started" if stack.started_now else "already running"
-            print(f"contabyx-local: {verb}", file=sys.stderr)
+            for line in _up_report(stack):
+                print(f"contabyx-local: {line}", file=sys.stderr)
             if args.env_file is not None:
                 write_env_file(args.env_file, env)
             sys.stdout.write(dotenv_lines(env))

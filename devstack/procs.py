@@ -46,8 +46,13 @@ def free_port() -> int:
 
 
 def port_free(port: int) -> bool:
-    """True when ``port`` can be bound on 127.0.0.1 right now."""
+    """True when ``port`` can be bound on 127.0.0.1 right now by a server.
+
+    With SO_REUSEADDR, as every server of the stack binds (Jetty, asyncio, http.server):
+    connections of a killed server left in TIME_WAIT do not keep it from its old port.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((LOOPBACK, port))
         except OSError:

@@ -22,7 +22,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from devstack import dynamodb_local, procs, warehouse
 from devstack.paths import PAGE_SIZE_ENV, python_env, python_module
@@ -44,14 +44,17 @@ class StackError(RuntimeError):
 
 @dataclass(frozen=True)
 class Service:
-    """One recorded background server: pid, TCP port on 127.0.0.1, log, and a
-    string of its command line that tells it apart from a recycled pid."""
+    """One recorded background server: pid, TCP port on 127.0.0.1, log, a string
+    of its command line that tells it apart from a recycled pid, and its whole
+    command line (empty when an older version recorded it), to tell when the
+    server must be started again with other arguments."""
 
     name: str
     pid: int
     port: int
     log: str
     marker: str
+    command: str = ""
 
     def alive(self) -> bool:
         """The process runs (and is ours)."""
@@ -78,12 +81,14 @@ class Stack:
 
     ``started_now`` tells whether the last :meth:`up` started the servers (as
     opposed to finding them running), so a test fixture stops only what it
-    started.
+    started; ``restarted`` lists the servers it started again on a running stack,
+    each with the reason.
     """
 
     def __init__(self, state_dir: Optional[Path] = None) -> None:
         self.state_dir = resolve_state_dir(state_dir)
         self.started_now = False
+        self.restarted: List[Tuple[str, str]] = []
 
     @property
     def pgdata(self) -> Path:
@@ -103,17 +108,21 @@ class Stack:
     def up(self, page_size: Optional[int] = None) -> Dict[str, str]:
         """Start the stack, or find it running; return its environment.
 
-        On a running stack, a server that died or stopped answering is started
-        again (on its old port when free), and so is the Data API when an
-        explicit ``page_size`` (or ``$CONTABYX_LOCAL_PAGE_SIZE``) differs from
-        the running one; healthy servers are left alone, DynamoDB Local keeps
-        its tables.
+        On a running stack, the warehouse's roles and rights are brought up to
+        date, and a server that died, stopped answering or runs with other
+        arguments (the Data API when an explicit ``page_size`` or
+        ``$CONTABYX_LOCAL_PAGE_SIZE`` differs from the running one) is started
+        again (on its old port when free) and listed in ``restarted``. Healthy
+        servers are left alone; DynamoDB Local keeps its tables unless it is
+        restarted (they live in its memory).
         """
+        self.restarted = []
         with self._locked():
             state = self._load()
             wh = warehouse.running(self.pgdata)
             if state is not None and wh is not None and _same_warehouse(state, wh):
                 self.started_now = False
+                warehouse.prepare(wh)
                 wanted = _explicit_page_size(page_size)
                 return _env(self._repair(state, wh, wanted or int(str(state["page_size"]))))
             if state is not None:
@@ -244,8 +253,8 @@ class Stack:
         restarted: List[Service] = []
         for name in _SERVICES:
             old = services.get(name)
-            resize = name == "dataapi" and page_size != state.get("page_size")
-            if old is not None and old.healthy() and not resize:
+            reason = self._restart_reason(name, old, wh, page_size)
+            if reason is None:
                 continue
             port = procs.free_port()
             if old is not None:
@@ -253,6 +262,7 @@ class Stack:
                 port = old.port if procs.port_free(old.port) else port
             services[name] = self._spawn(name, port, wh, page_size)
             restarted.append(services[name])
+            self.restarted.append((name, reason))
         recorded_wh = {"pid": wh.pid, "socket": str(wh.socket_path)}
         if restarted or state.get("warehouse") != recorded_wh:
             state = dict(state)
@@ -262,6 +272,24 @@ class Stack:
             self._save(state)
             self._wait(restarted)
         return state
+
+    def _restart_reason(
+        self, name: str, old: Optional[Service], wh: warehouse.Warehouse, page_size: int
+    ) -> Optional[str]:
+        """Why server ``name`` must be started again, or None when it can stay."""
+        if old is None:
+            return "it was not recorded"
+        if not old.alive():
+            return "it had stopped"
+        if not procs.port_answers(old.port):
+            return "it did not answer"
+        wanted = " ".join(self._argv(name, old.port, wh, page_size))
+        # A server recorded by an older version has no command: restart the ones whose
+        # arguments may have changed (page size, PostgreSQL role), not DynamoDB Local,
+        # whose tables would be lost.
+        if old.command != wanted and (old.command or name != "dynamodb"):
+            return "its arguments changed"
+        return None
 
     def _argv(self, name: str, port: int, wh: warehouse.Warehouse, page_size: int) -> List[str]:
         if name == "dynamodb":
@@ -275,12 +303,18 @@ class Stack:
                 "--port",
                 str(port),
                 "--conninfo",
-                wh.conninfo,
+                wh.sync_conninfo,
                 "--page-size",
                 str(page_size),
             )
         return python_module(
-            "devstack.wire", "--port", str(port), "--pg-socket", str(wh.socket_path)
+            "devstack.wire",
+            "--port",
+            str(port),
+            "--pg-socket",
+            str(wh.socket_path),
+            "--pg-user",
+            warehouse.REDSHIFT_USER,
         )
 
     def _spawn(self, name: str, port: int, wh: warehouse.Warehouse, page_size: int) -> Service:
@@ -290,7 +324,14 @@ class Stack:
         with log.open("a") as fh:
             fh.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting {name} on port {port}\n")
         pid = procs.spawn(argv, log, cwd=self.state_dir, env=python_env())
-        return Service(name=name, pid=pid, port=port, log=str(log), marker=_marker(name, argv))
+        return Service(
+            name=name,
+            pid=pid,
+            port=port,
+            log=str(log),
+            marker=_marker(name, argv),
+            command=" ".join(argv),
+        )
 
     @staticmethod
     def _wait(services: List[Service]) -> None:

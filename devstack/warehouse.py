@@ -5,6 +5,13 @@ process that started it. ``start`` is idempotent: it creates the ``dev``
 database and the ``awsuser`` login role when missing and applies
 ``sql/schema.sql``.
 
+``awsuser`` is what a Redshift user of the sync is: no superuser, no member of
+the roles that run programs or read and write server files, so no ``COPY ...
+PROGRAM`` and no file access. It may create schemas, tables and views, and read
+and insert rows; the servers that clients reach (the Data API emulator, the wire
+front) connect as it. Only the seeder and test fixtures use the owner
+(``postgres``), over the unix socket.
+
 Example::
 
     wh = start(Path(".devstack/pg"))
@@ -60,14 +67,21 @@ class Warehouse:
         """libpq conninfo of database ``dev`` as the ``postgres`` superuser."""
         return conninfo(self.socket_dir, self.port)
 
+    @property
+    def sync_conninfo(self) -> str:
+        """libpq conninfo of database ``dev`` as ``awsuser``, the restricted role."""
+        return conninfo(self.socket_dir, self.port, user=REDSHIFT_USER)
 
-def conninfo(socket_dir: Path, port: int, dbname: str = DATABASE) -> str:
+
+def conninfo(socket_dir: Path, port: int, dbname: str = DATABASE, user: str = SUPERUSER) -> str:
     """libpq conninfo for the unix socket in ``socket_dir``.
 
     >>> conninfo(Path("/tmp/pg"), 5432)
     'host=/tmp/pg port=5432 user=postgres dbname=dev'
+    >>> conninfo(Path("/tmp/pg"), 5432, user="awsuser")
+    'host=/tmp/pg port=5432 user=awsuser dbname=dev'
     """
-    return f"host={socket_dir} port={port} user={SUPERUSER} dbname={dbname}"
+    return f"host={socket_dir} port={port} user={user} dbname={dbname}"
 
 
 def _pgserver() -> Any:
@@ -114,26 +128,102 @@ def start(pgdata: Path) -> Warehouse:
         warehouse = running(pgdata)
         if warehouse is None:
             raise WarehouseError(f"postgres did not start; see {pgdata / 'log'}")
-    _prepare(warehouse)
+    prepare(warehouse)
     return warehouse
 
 
-def _prepare(warehouse: Warehouse) -> None:
-    """Create database ``dev`` and role ``awsuser`` when missing; apply the schema."""
+#: The role's attributes, stated in full so that an older stack's superuser
+#: ``awsuser`` loses its rights on the next ``up``.
+_ROLE_ATTRIBUTES = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
+#: Built-in roles that run programs on, or read and write files of, the server.
+_SERVER_ACCESS_ROLES = (
+    "pg_execute_server_program",
+    "pg_read_server_files",
+    "pg_write_server_files",
+)
+#: The source tables: the owner's (the seeder replaces their rows), read by the sync.
+_SOURCE_TABLES = ("contabyx.transactions", "contabyx.transactiontypes")
+
+
+def prepare(warehouse: Warehouse) -> None:
+    """Create database ``dev`` and role ``awsuser`` when missing; apply the schema; give
+    ``awsuser`` its rights, no more. Idempotent, and cheap enough for every ``up``."""
     admin = conninfo(warehouse.socket_dir, warehouse.port, dbname="postgres")
+    role = sql.Identifier(REDSHIFT_USER)
     with psycopg.connect(admin, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
             # A concurrent `up` may create it first.
             with contextlib.suppress(psycopg.errors.DuplicateDatabase):
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
-        if not conn.execute(
-            "SELECT 1 FROM pg_roles WHERE rolname = %s", (REDSHIFT_USER,)
-        ).fetchone():
+        found = conn.execute(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = %s", (REDSHIFT_USER,)
+        ).fetchone()
+        if found is None:
             with contextlib.suppress(psycopg.errors.DuplicateObject):
-                conn.execute(
-                    sql.SQL("CREATE ROLE {} LOGIN SUPERUSER").format(sql.Identifier(REDSHIFT_USER))
-                )
+                conn.execute(sql.SQL("CREATE ROLE {}").format(role))
+        conn.execute(sql.SQL(f"ALTER ROLE {{}} {_ROLE_ATTRIBUTES}").format(role))
+        for granted in _SERVER_ACCESS_ROLES:
+            conn.execute(
+                sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(granted), role),
+            )
     apply_schema(warehouse.conninfo)
+    _grant(warehouse.conninfo)
+    if found is not None and found[0]:
+        _hand_over(warehouse.conninfo)
+
+
+def _grant(dsn: str) -> None:
+    """What a Redshift user of the sync (and of the tests) may do: create schemas; use
+    every schema and create tables and views in it; read and insert the rows of every
+    table, those the owner creates later included (a Spectrum stand-in, a test's
+    scratch table)."""
+    role = sql.Identifier(REDSHIFT_USER)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("GRANT CONNECT, TEMPORARY, CREATE ON DATABASE {} TO {}").format(
+                sql.Identifier(DATABASE), role
+            )
+        )
+        for statement in (
+            "ALTER DEFAULT PRIVILEGES GRANT USAGE, CREATE ON SCHEMAS TO {}",
+            "ALTER DEFAULT PRIVILEGES GRANT SELECT, INSERT ON TABLES TO {}",
+        ):
+            conn.execute(sql.SQL(statement).format(role))
+        for (name,) in conn.execute(_USER_SCHEMAS).fetchall():
+            for statement in (
+                "GRANT USAGE, CREATE ON SCHEMA {} TO {}",
+                "GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA {} TO {}",
+            ):
+                conn.execute(sql.SQL(statement).format(sql.Identifier(name), role))
+
+
+_USER_SCHEMAS = (
+    "SELECT nspname FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema'"
+)
+
+
+def _hand_over(dsn: str) -> None:
+    """Once, on a stack whose ``awsuser`` was a superuser: give it the tables and views
+    it created then (they belong to the owner now), so it can still replace and drop
+    them. The source tables stay the owner's."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        relations = conn.execute(
+            "SELECT n.nspname, c.relname, c.relkind FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            f" WHERE c.relkind IN ('r', 'v') AND n.nspname IN ({_USER_SCHEMAS})"
+            " AND pg_get_userbyid(c.relowner) <> %s"
+            " AND n.nspname || '.' || c.relname <> ALL(%s)",
+            (REDSHIFT_USER, list(_SOURCE_TABLES)),
+        ).fetchall()
+        for schema, name, kind in relations:
+            conn.execute(
+                sql.SQL("ALTER {} {}.{} OWNER TO {}").format(
+                    sql.SQL("VIEW" if kind == "v" else "TABLE"),
+                    sql.Identifier(schema),
+                    sql.Identifier(name),
+                    sql.Identifier(REDSHIFT_USER),
+                )
+            )
 
 
 #: Redshift reads a clientid range cheaply from a table sorted by clientid (SORTKEY,

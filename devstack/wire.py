@@ -106,15 +106,20 @@ def build_startup(protocol: int, params: Sequence[Tuple[str, str]]) -> bytes:
     return struct.pack("!I", len(body) + 4) + body
 
 
-def rewrite_startup(body: bytes) -> bytes:
-    """The startup packet to send PostgreSQL: only parameters it knows.
+def rewrite_startup(body: bytes, user: Optional[str] = None) -> bytes:
+    """The startup packet to send PostgreSQL: only parameters it knows, and the
+    ``user`` forced to ``user`` when given (whoever the client claims to be).
 
     >>> pkt = build_startup(PROTOCOL_3, [("user", "a"), ("driver_version", "2")])
     >>> parse_startup(rewrite_startup(pkt[4:])[4:])
     (196608, [('user', 'a')])
+    >>> parse_startup(rewrite_startup(pkt[4:], user="awsuser")[4:])
+    (196608, [('user', 'awsuser')])
     """
     protocol, params = parse_startup(body)
     kept = [(k, v) for k, v in params if k.lower() in KEPT_PARAMETERS]
+    if user is not None:
+        kept = [("user", user)] + [(k, v) for k, v in kept if k.lower() != "user"]
     return build_startup(protocol, kept)
 
 
@@ -428,8 +433,10 @@ class WireFront:
         asyncio.run(front.serve("127.0.0.1", 5439))
     """
 
-    def __init__(self, pg_socket: str) -> None:
+    def __init__(self, pg_socket: str, pg_user: Optional[str] = None) -> None:
         self.pg_socket = pg_socket
+        # The only PostgreSQL role a client of this front can be (None: the client's).
+        self.pg_user = pg_user
 
     async def _negotiate(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -446,7 +453,7 @@ class WireFront:
             if code == CANCEL_REQUEST:
                 return struct.pack("!I", len(body) + 4) + body
             if code == PROTOCOL_3:
-                return rewrite_startup(body)
+                return rewrite_startup(body, self.pg_user)
             return None
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -484,13 +491,18 @@ def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     )
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--pg-socket", required=True, help="path of PostgreSQL's unix socket")
+    parser.add_argument(
+        "--pg-user",
+        default=None,
+        help="log every client in as this PostgreSQL role, whatever user it sends",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command line entry: serve until SIGTERM."""
     args = _parse_args(argv)
-    asyncio.run(WireFront(args.pg_socket).serve(LOOPBACK, args.port))
+    asyncio.run(WireFront(args.pg_socket, args.pg_user).serve(LOOPBACK, args.port))
     return 0
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -21,7 +20,7 @@ from typing import Any, Optional
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from dynamo.config import SOURCES
+from dynamo.config import SOURCES, ConfigError, check_log_level, configured_log_level
 from dynamo.query import Insert
 from dynamo.sync import KINDS, Progress
 
@@ -37,8 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--log-level",
-        default=os.environ.get("LOG_LEVEL", "WARNING"),
-        help="stderr log level (INFO logs the clientids of every batch); default %(default)s",
+        default=None,
+        help="stderr log level (INFO logs the clientids of every batch); "
+        "default LOG_LEVEL from config/.env or the environment, else WARNING",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("create-tables", help="create both DynamoDB tables (idempotent)")
@@ -160,10 +160,13 @@ def _one_line(exc: BaseException) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    try:
+        level = check_log_level(args.log_level) if args.log_level else configured_log_level()
+    except ConfigError as exc:
+        print(f"contabyx-etl: error: {exc}", file=sys.stderr)
+        return 1
     logging.basicConfig(
-        level=str(args.log_level).upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     try:
         if args.command == "create-tables":
@@ -175,6 +178,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 region=settings.aws_region,
                 endpoint_url=settings.aws_endpoint_url_dynamodb,
                 retries=True,
+                connect_timeout=settings.aws_connect_timeout,
+                read_timeout=settings.aws_read_timeout,
             )
             names = create_tables(
                 client, settings.clients_info_table, settings.clients_info_by_year_table

@@ -11,9 +11,11 @@ here, before any I/O, so that a bad setting fails with a clear message.
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional
@@ -21,6 +23,8 @@ from typing import Any, Optional
 from dotenv import dotenv_values
 
 from contabyx import layout
+
+log = logging.getLogger(__name__)
 
 #: SQL identifiers that come from configuration (schema.name) must match this;
 #: they are the only part of any statement not passed as a bound parameter.
@@ -71,6 +75,8 @@ class Settings:
     aws_read_timeout: float = 20.0
     data_api_result_format: str = "csv"
     aws_endpoint_url_dynamodb: Optional[str] = None
+    aws_endpoint_url_redshift_data: Optional[str] = None
+    log_level: str = "WARNING"
 
     def __post_init__(self) -> None:
         _check(self)
@@ -107,6 +113,7 @@ class Settings:
             "aws_read_timeout",
             "data_api_result_format",
             "max_retries",
+            "aws_endpoint_url_redshift_data",
         )
         out: dict[str, str | None] = {}
         for key in keys:
@@ -145,18 +152,119 @@ def _check(s: Settings) -> None:
     for key in ("statement_timeout", "aws_connect_timeout", "aws_read_timeout"):
         if not getattr(s, key) > 0:
             raise ConfigError(f"{_env_key(key)} must be a positive number of seconds")
+    check_log_level(s.log_level)
 
 
-def default_env_file() -> Path:
+#: The levels ``LOG_LEVEL`` (and ``--log-level``) accept.
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def check_log_level(level: str) -> str:
+    """``level`` upper-cased, or ConfigError naming the valid ones.
+
+    >>> check_log_level("info")
+    'INFO'
+    """
+    name = str(level).strip().upper()
+    if name not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
+    return name
+
+
+ENV_FILE_VARIABLE = "CONTABYX_ENV_FILE"
+
+
+def default_env_file(environ: Mapping[str, str] | None = None) -> Path:
     """``$CONTABYX_ENV_FILE``, else ``config/.env`` in the working directory, else in the
-    source checkout this package was imported from."""
-    explicit = os.environ.get("CONTABYX_ENV_FILE")
+    source checkout this package was imported from.
+
+    A ``CONTABYX_ENV_FILE`` naming no file is a ConfigError: the user meant a file,
+    and running on defaults instead would hide the mistake.
+    """
+    env = os.environ if environ is None else environ
+    explicit = env.get(ENV_FILE_VARIABLE)
     if explicit:
-        return Path(explicit)
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(
+                f"{ENV_FILE_VARIABLE} names {explicit}, which is not a file; "
+                f"create it or unset {ENV_FILE_VARIABLE}"
+            )
+        return path
     here = Path("config/.env")
     if here.exists():
         return here
     return Path(__file__).resolve().parents[1] / "config" / ".env"
+
+
+#: Read as a fallback for a setting when its own key is not given (boto3's older name).
+FALLBACK_KEYS = {"AWS_DEFAULT_REGION": "aws_region"}
+#: Keys a user may keep in the env file that belong to other programs: not reported.
+FOREIGN_KEYS = frozenset({"CONTABYX_LOG", "CONTABYX_LOCK", "CONTABYX_ETL"})
+#: How alike an unknown key must be to a known one to count as a misspelling of it
+#: (difflib's ratio). Standard AWS variables (``AWS_ENDPOINT_URL``, ``AWS_PROFILE``)
+#: look alike among themselves, so an unknown ``AWS_`` key must be closer.
+_MISSPELLING_CUTOFF = 0.75
+_AWS_MISSPELLING_CUTOFF = 0.85
+
+
+def known_keys() -> frozenset[str]:
+    """Every key the env file and the environment may set.
+
+    >>> "CLUSTER" in known_keys() and "LOG_LEVEL" in known_keys()
+    True
+    """
+    return frozenset(_env_key(f.name) for f in fields(Settings)) | frozenset(FALLBACK_KEYS)
+
+
+def check_keys(keys: Iterable[str], where: str) -> None:
+    """Report the keys of an env file that no setting reads.
+
+    A key close to a known one (``CLUSTR``) is a ConfigError naming it: the user
+    meant that setting, and the run would silently use its default. Any other
+    unknown key is a warning with the nearest known key, and is ignored.
+    """
+    known = known_keys()
+    for key in keys:
+        if key in known or key in FOREIGN_KEYS:
+            continue
+        aws = key.upper().startswith("AWS_")
+        cutoff = _AWS_MISSPELLING_CUTOFF if aws else _MISSPELLING_CUTOFF
+        close = difflib.get_close_matches(key.upper(), known, n=1, cutoff=cutoff)
+        if close:
+            raise ConfigError(f"unknown key {key} in {where}: did you mean {close[0]}?")
+        nearest = difflib.get_close_matches(key.upper(), known, n=1, cutoff=0.0)
+        hint = f" (nearest known key: {nearest[0]})" if nearest else ""
+        if aws:
+            hint += "; boto3 reads its own AWS_ variables from the environment only"
+        log.warning("%s: key %s is not a contabyx setting and is ignored%s", where, key, hint)
+
+
+def _raw_values(path: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """Known keys with a non-empty value: the env file's, then the environment's on top."""
+    file_values = dotenv_values(path) if path.is_file() else {}
+    check_keys(file_values, str(path))
+    out: dict[str, str] = {}
+    for source in (file_values, environ):
+        for key in known_keys():
+            value = source.get(key)
+            if value not in (None, ""):
+                out[key] = str(value)
+    return out
+
+
+def configured_log_level(
+    *, env_file: Path | None = None, environ: Mapping[str, str] | None = None
+) -> str:
+    """``LOG_LEVEL`` from the env file or the environment (default WARNING), checked.
+
+    Logging is set up before anything else, so the level is read on its own.
+    """
+    env = os.environ if environ is None else environ
+    path = env_file if env_file is not None else default_env_file(env)
+    file_values = dotenv_values(path) if path.is_file() else {}
+    level = env.get("LOG_LEVEL") or file_values.get("LOG_LEVEL") or Settings.log_level
+    return check_log_level(level)
 
 
 def _coerce(name: str, kind: Any, raw: Any) -> Any:
@@ -213,23 +321,20 @@ def load_settings(
     Unknown override names raise ``TypeError`` listing the valid ones.
     """
     names = {f.name for f in fields(Settings)}
-    given: dict[str, Any] = {}
-    path = env_file if env_file is not None else default_env_file()
-    file_values = dotenv_values(path) if path.is_file() else {}
     env = os.environ if environ is None else environ
-    for name in names:
-        key = _env_key(name)
-        if file_values.get(key) not in (None, ""):
-            given[name] = file_values[key]
-        if env.get(key) not in (None, ""):
-            given[name] = env[key]
+    path = env_file if env_file is not None else default_env_file(env)
+    raw = _raw_values(path, env)
+    given: dict[str, Any] = {
+        name: raw[fallback]
+        for fallback, name in FALLBACK_KEYS.items()
+        if fallback in raw and _env_key(name) not in raw
+    }
+    given.update({name: raw[_env_key(name)] for name in names if _env_key(name) in raw})
     for raw_name, value in (overrides or {}).items():
         name = ALIASES.get(raw_name, raw_name)
         if name not in names:
             valid = ", ".join(sorted(names | set(ALIASES)))
             raise TypeError(f"unknown setting {raw_name!r}; valid settings: {valid}")
         given[name] = value
-    if "aws_region" not in given and env.get("AWS_DEFAULT_REGION"):
-        given["aws_region"] = env["AWS_DEFAULT_REGION"]
     values = {name: _coerce(name, _KINDS.get(name, str), raw) for name, raw in given.items()}
     return Settings(**values)

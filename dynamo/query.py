@@ -126,6 +126,8 @@ class Insert:
                 region=self.settings.aws_region,
                 endpoint_url=self.settings.aws_endpoint_url_dynamodb,
                 pool=self.settings.workers + 2,
+                connect_timeout=self.settings.aws_connect_timeout,
+                read_timeout=self.settings.aws_read_timeout,
             )
         return self._client
 

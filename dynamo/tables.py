@@ -9,8 +9,11 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Optional
 
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import HTTPClientError
+
 from contabyx import layout
-from dynamo.aws import dynamodb_client
+from dynamo.aws import ADMIN_ATTEMPTS, dynamodb_client
 
 
 class TableError(RuntimeError):
@@ -24,18 +27,33 @@ def create_tables(
     *,
     wait: bool = True,
 ) -> list[str]:
-    """Create both tables unless they exist; wait until ACTIVE. Returns their names."""
+    """Create both tables unless they exist; wait until ACTIVE. Returns their names.
+
+    An endpoint that cannot be reached or does not answer (each call gives up after
+    the client's attempts and timeouts) is a TableError saying what to check.
+    """
     client = client or dynamodb_client(retries=True)
     names = [clients_info, clients_info_by_year]
-    for name in names:
-        _create(client, name)
-    if wait:
-        waiter = client.get_waiter("table_exists")
+    try:
         for name in names:
-            waiter.wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
-    for name in names:
-        _check_key(client, name)
+            _create(client, name)
+        if wait:
+            waiter = client.get_waiter("table_exists")
+            for name in names:
+                waiter.wait(TableName=name, WaiterConfig=_WAIT)
+        for name in names:
+            _check_key(client, name)
+    except (BotoConnectionError, HTTPClientError) as exc:  # timeouts, refused, reset
+        raise TableError(
+            f"DynamoDB did not answer ({exc}) after {ADMIN_ATTEMPTS} attempts: check "
+            "AWS_ENDPOINT_URL_DYNAMODB, AWS_REGION and the network (AWS_CONNECT_TIMEOUT and "
+            "AWS_READ_TIMEOUT bound each attempt), then re-run"
+        ) from exc
     return names
+
+
+#: A new on-demand table is ACTIVE within seconds; two minutes of polling is plenty.
+_WAIT = {"Delay": 1, "MaxAttempts": 120}
 
 
 def _create(client: Any, name: str) -> None:

@@ -6,15 +6,18 @@
 #   scripts/insert.sh --entries 100    # any extra arguments go to `contabyx-etl run`
 #
 # Environment: CONTABYX_LOG (default logs/insert.log under the repository),
-# CONTABYX_LOCK (default /tmp/contabyx-insert.lock), CONTABYX_ETL (the command;
-# default the repository's .venv, else contabyx-etl on PATH), LOG_LEVEL (INFO).
+# CONTABYX_LOCK (default run/insert.lock under the repository, in a directory only
+# this user may write), CONTABYX_ETL (the command; default the repository's .venv,
+# else contabyx-etl on PATH), LOG_LEVEL (INFO).
+#
+# Exit status: the job's; 75 when another sync holds the lock; 78 when the lock
+# cannot be used (a symbolic link, not a regular file, another user's file).
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root" || exit 1
 
 log="${CONTABYX_LOG:-$root/logs/insert.log}"
-lock="${CONTABYX_LOCK:-${TMPDIR:-/tmp}/contabyx-insert.lock}"
 mkdir -p "$(dirname "$log")"
 
 if [ -n "${CONTABYX_ETL:-}" ]; then
@@ -27,15 +30,53 @@ fi
 
 stamp() { while IFS= read -r line; do printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$line"; done; }
 
-# A second run while one holds the lock exits at once, non-zero, saying why.
-exec 9>"$lock"
-if ! flock -n 9; then
-  echo "insert.sh: another sync holds $lock; not starting a second one" | stamp | tee -a "$log" >&2
-  exit 75
+EX_TEMPFAIL=75 # another sync holds the lock: try again later
+EX_CONFIG=78   # the lock path cannot be used: a person must fix it
+
+lock_unusable() {
+  echo "insert.sh: cannot use the lock $lock: $1; set CONTABYX_LOCK to a file path in a" \
+    "directory only this user can write (default: run/insert.lock in the checkout)" |
+    stamp | tee -a "$log" >&2
+  exit "$EX_CONFIG"
+}
+
+if [ -n "${CONTABYX_LOCK:-}" ]; then
+  lock="$CONTABYX_LOCK"
+else
+  # The sync's own directory, writable by this user only: nobody else can plant
+  # a link or a file there.
+  lock="$root/run/insert.lock"
+  { mkdir -p "$root/run" && chmod 700 "$root/run"; } || lock_unusable "its directory cannot be made"
 fi
 
-export CONTABYX_ENV_FILE="${CONTABYX_ENV_FILE:-$root/config/.env}"
-export LOG_LEVEL="${LOG_LEVEL:-INFO}"
+# The lock is opened read-only (flock needs no more): never truncated, never created
+# through a symbolic link. A missing lock file is created with O_EXCL (noclobber),
+# which fails on any existing name, links included.
+[ -L "$lock" ] && lock_unusable "it is a symbolic link"
+if [ ! -e "$lock" ]; then
+  (set -C && : >"$lock") 2>/dev/null || [ -e "$lock" ] || lock_unusable "it cannot be created"
+fi
+[ -L "$lock" ] && lock_unusable "it is a symbolic link"
+[ -d "$lock" ] && lock_unusable "it is a directory"
+[ -f "$lock" ] || lock_unusable "it is not a regular file"
+[ -O "$lock" ] || lock_unusable "it belongs to another user"
+exec 9<"$lock" || lock_unusable "it cannot be opened"
+# Checked again on the open file (bash tests /dev/fd/9 with fstat), in case the name
+# was swapped between the checks above and the open.
+{ [ -f /dev/fd/9 ] && [ -O /dev/fd/9 ]; } || lock_unusable "it changed while being opened"
+
+# A second run while one holds the lock exits at once, non-zero, saying why.
+if ! flock -n 9; then
+  echo "insert.sh: another sync holds $lock; not starting a second one" | stamp | tee -a "$log" >&2
+  exit "$EX_TEMPFAIL"
+fi
+
+# config/.env is found from the working directory (the checkout); CONTABYX_ENV_FILE,
+# when set, names another file. INFO unless the environment or that file says otherwise.
+env_file="${CONTABYX_ENV_FILE:-$root/config/.env}"
+if [ -z "${LOG_LEVEL:-}" ] && ! grep -qsE '^[[:space:]]*(export[[:space:]]+)?LOG_LEVEL=' "$env_file"; then
+  export LOG_LEVEL=INFO
+fi
 
 echo "insert.sh: sync starting (pid $$)" | stamp >>"$log"
 "$etl" run "$@" 2>&1 | stamp >>"$log"

@@ -54,6 +54,11 @@ def cli(*args: str, state_dir: Path = TEST_STACK_DIR) -> subprocess.CompletedPro
     )
 
 
+def dotenv_line(text: str, key: str) -> str:
+    """The value of ``key`` in dotenv lines."""
+    return dict(line.split("=", 1) for line in text.splitlines())[key]
+
+
 def _recorded_pids(state_dir: Path) -> dict[str, int]:
     state = json.loads((state_dir / "state.json").read_text())
     pids = {s["name"]: s["pid"] for s in state["services"]}
@@ -230,20 +235,45 @@ def test_up_repair_status_down_in_a_separate_state_dir_leaves_no_process(tmp_pat
         pids = _recorded_pids(state_dir)
         assert all(_alive(pid) for pid in pids.values())
 
-        # A dead server is started again on its port; the healthy ones are kept.
+        # A dead server is started again on its port; the healthy ones are kept; `up`
+        # says which it restarted, and that DynamoDB Local's tables are gone.
+        ddb = boto3.client(
+            "dynamodb",
+            endpoint_url=dotenv_line(up.stdout, "AWS_ENDPOINT_URL_DYNAMODB"),
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        ddb.create_table(
+            TableName="before_restart",
+            KeySchema=[{"AttributeName": "clientid", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "clientid", "AttributeType": "N"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         os.kill(pids["wire"], signal.SIGKILL)
+        os.kill(pids["dynamodb"], signal.SIGKILL)
         again = cli("up", state_dir=state_dir)
         assert again.returncode == 0, again.stderr
         assert again.stdout == up.stdout
+        assert "already running" not in again.stderr
+        assert "contabyx-local: restarted wire (it had stopped)" in again.stderr
+        assert (
+            "contabyx-local: restarted dynamodb (it had stopped); DynamoDB Local keeps its "
+            "tables in memory, so they are gone: create them again (contabyx-etl create-tables)"
+        ) in again.stderr
+        assert "restarted dataapi" not in again.stderr
+        assert ddb.list_tables()["TableNames"] == []
         repaired = _recorded_pids(state_dir)
-        assert repaired["wire"] != pids["wire"] and _alive(repaired["wire"])
-        assert {k: v for k, v in repaired.items() if k != "wire"} == {
-            k: v for k, v in pids.items() if k != "wire"
+        for name in ("wire", "dynamodb"):
+            assert repaired[name] != pids[name] and _alive(repaired[name])
+        assert {k: v for k, v in repaired.items() if k not in ("wire", "dynamodb")} == {
+            k: v for k, v in pids.items() if k not in ("wire", "dynamodb")
         }
         # Another page size restarts the Data API only.
         resized = cli("up", "--page-size", "9", state_dir=state_dir)
         assert resized.returncode == 0, resized.stderr
         assert resized.stdout == up.stdout
+        assert "restarted dataapi (its arguments changed)" in resized.stderr
         after = _recorded_pids(state_dir)
         assert after["dataapi"] != repaired["dataapi"] and after["wire"] == repaired["wire"]
         assert json.loads((state_dir / "state.json").read_text())["page_size"] == 9
@@ -309,3 +339,120 @@ def test_the_fetched_copy_is_verified_and_usable_through_dynamodb_local_dir(
     assert dynamodb_local.sha256_of(home / dynamodb_local.JAR) == dynamodb_local.JAR_SHA256
     monkeypatch.setenv("DYNAMODB_LOCAL_DIR", str(home))
     assert dynamodb_local.ensure_dynamodb_local() == home
+
+
+# -- the stack is not a shell for local users (issue 10, item 8) ----------------------
+
+
+def _data_api(env: dict[str, str], sql: str) -> dict[str, Any]:
+    """Run ``sql`` through the stack's Data API; the final DescribeStatement."""
+    data = boto3.client("redshift-data")
+    started = data.execute_statement(
+        ClusterIdentifier=env["CLUSTER"], Database=env["DATABASE"], DbUser=env["DBUSER"], Sql=sql
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        described: dict[str, Any] = data.describe_statement(Id=started["Id"])
+        if described["Status"] in ("FINISHED", "FAILED", "ABORTED"):
+            return described
+        assert time.monotonic() < deadline, described
+        time.sleep(0.02)
+
+
+def test_the_data_api_cannot_run_programs_or_touch_server_files(local_stack: Any) -> None:
+    # In /tmp, so that the server's OS user could create it if the COPY ran.
+    marker = Path(f"/tmp/contabyx-copy-{uuid.uuid4().hex[:8]}")
+    try:
+        copy = _data_api(local_stack.env, f"COPY (SELECT 1) TO PROGRAM 'touch {marker}'")
+        assert copy["Status"] == "FAILED"
+        assert "permission denied" in copy["Error"] or "must be superuser" in copy["Error"]
+        assert not marker.exists()
+        for sql in (
+            "SELECT pg_read_file('postgresql.conf')",
+            f"COPY (SELECT 1) TO '{marker}'",
+            "CREATE ROLE intruder SUPERUSER",
+            "SET ROLE postgres",
+        ):
+            assert _data_api(local_stack.env, sql)["Status"] == "FAILED", sql
+        assert not marker.exists()
+    finally:
+        marker.unlink(missing_ok=True)
+
+
+def test_the_data_api_role_has_no_server_rights(local_stack: Any, warehouse: Any) -> None:
+    row = warehouse.execute(
+        "SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls,"
+        " pg_has_role('awsuser', 'pg_execute_server_program', 'MEMBER'),"
+        " pg_has_role('awsuser', 'pg_read_server_files', 'MEMBER'),"
+        " pg_has_role('awsuser', 'pg_write_server_files', 'MEMBER')"
+        " FROM pg_roles WHERE rolname = 'awsuser'"
+    ).fetchone()
+    assert row == (False,) * 8
+    # It still does what the sync and the tests ask of it.
+    name = f"public.rights_{uuid.uuid4().hex[:8]}"
+    for sql in (
+        f"CREATE TABLE {name} (id BIGINT)",
+        f"INSERT INTO {name} VALUES (1)",
+        f"CREATE VIEW {name}_v AS SELECT id FROM {name}",
+        f"CREATE OR REPLACE VIEW {name}_v AS SELECT id FROM {name}",
+        "SELECT count(*) FROM contabyx.transactions",
+        f"DROP VIEW {name}_v",
+        f"DROP TABLE {name}",
+    ):
+        done = _data_api(local_stack.env, sql)
+        assert done["Status"] == "FINISHED", (sql, done.get("Error"))
+
+
+def test_logging_in_as_postgres_through_the_wire_front_gives_the_restricted_role(
+    local_stack: Any,
+) -> None:
+    import redshift_connector
+
+    conn = redshift_connector.connect(
+        host=local_stack.env["REDSHIFT_HOST"],
+        port=int(local_stack.env["REDSHIFT_PORT"]),
+        database=local_stack.env["DATABASE"],
+        user="postgres",
+        password="anything",
+        ssl=False,
+    )
+    try:
+        cursor = conn.cursor()
+        cursor.execute("SELECT current_user, session_user")
+        assert cursor.fetchone() == ["awsuser", "awsuser"]
+    finally:
+        conn.close()
+
+
+def test_an_older_stack_s_superuser_awsuser_is_demoted_and_keeps_its_objects(
+    local_stack: Any, warehouse: Any
+) -> None:
+    from devstack import warehouse as wh_module
+
+    name = f"handover_{uuid.uuid4().hex[:8]}"
+    # As an older stack left it: awsuser a superuser, its objects owned by postgres.
+    warehouse.execute("ALTER ROLE awsuser SUPERUSER")
+    warehouse.execute(f"CREATE TABLE public.{name} (id BIGINT)")
+    warehouse.execute(f"CREATE VIEW public.{name}_v AS SELECT id FROM public.{name}")
+    running = wh_module.running(local_stack.stack.pgdata)
+    assert running is not None
+    wh_module.prepare(running)
+    owners = dict(
+        warehouse.execute(
+            "SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE (n.nspname, c.relname) IN (('public', %s), ('public', %s),"
+            " ('contabyx', 'transactions'), ('contabyx', 'transactiontypes'))",
+            (name, f"{name}_v"),
+        ).fetchall()
+    )
+    assert owners == {
+        name: "awsuser",
+        f"{name}_v": "awsuser",
+        "transactions": "postgres",
+        "transactiontypes": "postgres",
+    }
+    demoted = warehouse.execute("SELECT rolsuper FROM pg_roles WHERE rolname = 'awsuser'")
+    assert demoted.fetchone() == (False,)
+    assert _data_api(local_stack.env, f"DROP VIEW public.{name}_v")["Status"] == "FINISHED"
+    assert _data_api(local_stack.env, f"DROP TABLE public.{name}")["Status"] == "FINISHED"

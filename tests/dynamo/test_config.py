@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,3 +68,185 @@ def test_source_needs_a_way_in(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="CLUSTER"):
         s.check_source()
     load_settings({"workgroup": "wg"}, env_file=tmp_path / "none", environ={}).check_source()
+
+
+# -- what the configuration ignores (issue 10, item 9) -----------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: A valid, non-default value for every key, and the attribute value it must give.
+SAMPLES: dict[str, tuple[str, object]] = {
+    "DATABASE": ("warehouse2", "warehouse2"),
+    "CLUSTER": ("c-sample", "c-sample"),
+    "DBUSER": ("etl_user", "etl_user"),
+    "SECRET_ARN": ("arn:aws:secretsmanager:eu-west-1:1:secret:x", None),
+    "WORKGROUP": ("wg-sample", "wg-sample"),
+    "AWS_REGION": ("eu-west-3", "eu-west-3"),
+    "SOURCE": ("direct", "direct"),
+    "REDSHIFT_HOST": ("db.example", "db.example"),
+    "REDSHIFT_PORT": ("5440", 5440),
+    "REDSHIFT_USER": ("reader", "reader"),
+    "REDSHIFT_PASSWORD": ("pw-sample", "pw-sample"),
+    "REDSHIFT_IAM": ("true", True),
+    "REDSHIFT_SSL": ("false", False),
+    "VIEWS_SCHEMA": ("views2", "views2"),
+    "CLIENTS_INFO_TABLE": ("ci_sample", "ci_sample"),
+    "CLIENTS_INFO_BY_YEAR_TABLE": ("ciby_sample", "ciby_sample"),
+    "WORKERS": ("3", 3),
+    "READERS": ("2", 2),
+    "CHUNK_CLIENTS": ("77", 77),
+    "MAX_RETRIES": ("4", 4),
+    "STATEMENT_TIMEOUT": ("120", 120.0),
+    "AWS_CONNECT_TIMEOUT": ("2.5", 2.5),
+    "AWS_READ_TIMEOUT": ("7", 7.0),
+    "DATA_API_RESULT_FORMAT": ("json", "json"),
+    "LOG_LEVEL": ("INFO", "INFO"),
+    "AWS_ENDPOINT_URL_DYNAMODB": ("http://127.0.0.1:1", "http://127.0.0.1:1"),
+    "AWS_ENDPOINT_URL_REDSHIFT_DATA": ("http://127.0.0.1:2", "http://127.0.0.1:2"),
+}
+SAMPLES["SECRET_ARN"] = (SAMPLES["SECRET_ARN"][0], SAMPLES["SECRET_ARN"][0])
+
+
+def _documented_keys() -> set[str]:
+    """The keys of the README's configuration table and the AWS endpoints it names."""
+    text = (ROOT / "README.md").read_text()
+    table = text.split("## Configuration reference", 1)[1].split("\n## ", 1)[0]
+    keys = set()
+    for line in table.splitlines():
+        if line.startswith("| `"):
+            keys.update(re.findall(r"`([A-Z][A-Z0-9_]+)`", line.split("|")[1]))
+    return keys | {"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_REDSHIFT_DATA"}
+
+
+def test_every_documented_key_has_a_sample() -> None:
+    assert _documented_keys() - set(SAMPLES) == set()
+
+
+@pytest.mark.parametrize("key", sorted(SAMPLES))
+def test_every_key_works_from_the_file_and_from_the_environment(key: str, tmp_path: Path) -> None:
+    value, expected = SAMPLES[key]
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"{key}={value}\n")
+    from_file = load_settings(env_file=env_file, environ={})
+    from_env = load_settings(env_file=tmp_path / "none", environ={key: value})
+    assert getattr(from_file, key.lower()) == expected
+    assert getattr(from_env, key.lower()) == expected
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [("CLUSTR", "CLUSTER"), ("WORKERZ", "WORKERS"), ("AWS_REGOIN", "AWS_REGION")],
+)
+def test_a_misspelled_key_in_the_file_is_an_error_naming_the_key_meant(
+    typo: str, meant: str, tmp_path: Path
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"DATABASE=dev\n{typo}=x\n")
+    with pytest.raises(ConfigError, match=f"unknown key {typo} in .*did you mean {meant}\\?"):
+        load_settings(env_file=env_file, environ={})
+
+
+def test_an_unrelated_key_in_the_file_is_a_warning_with_the_nearest_key(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "AWS_PROFILE=prod\nCONTABYX_LOCK=/x\nAWS_ENDPOINT_URL=http://x\nCLUSTER=c\nCOLOUR=red\n"
+    )
+    with caplog.at_level(logging.WARNING, logger="dynamo.config"):
+        s = load_settings(env_file=env_file, environ={})
+    assert s.cluster == "c"
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 3, warned
+    for key, message in zip(("AWS_PROFILE", "AWS_ENDPOINT_URL", "COLOUR"), warned):
+        assert f"key {key} is not a contabyx setting and is ignored (nearest known key: " in message
+    assert "boto3 reads its own AWS_ variables from the environment only" in warned[1]
+    assert "boto3" not in warned[2]
+
+
+def test_unknown_keys_of_the_environment_are_not_reported(tmp_path: Path) -> None:
+    s = load_settings(env_file=tmp_path / "none", environ={"CLUSTR": "x", "HOME": "/"})
+    assert s.cluster is None
+
+
+def test_a_missing_contabyx_env_file_is_an_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.env"
+    with pytest.raises(ConfigError, match=r"CONTABYX_ENV_FILE names .*nope\.env.* not a file"):
+        load_settings(environ={"CONTABYX_ENV_FILE": str(missing)})
+    missing.write_text("WORKERS=2\n")
+    assert load_settings(environ={"CONTABYX_ENV_FILE": str(missing)}).workers == 2
+
+
+def test_bad_log_level_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="LOG_LEVEL must be one of"):
+        load_settings(env_file=tmp_path / "none", environ={"LOG_LEVEL": "bogus"})
+
+
+def test_aws_default_region_is_the_fallback_of_aws_region(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("AWS_DEFAULT_REGION=eu-north-1\n")
+    assert load_settings(env_file=env_file, environ={}).aws_region == "eu-north-1"
+    got = load_settings(env_file=env_file, environ={"AWS_REGION": "eu-south-1"})
+    assert got.aws_region == "eu-south-1"
+
+
+def test_the_data_api_endpoint_from_the_file_reaches_the_client(tmp_path: Path) -> None:
+    from dynamo.query import Insert
+
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "CLUSTER=c1\nAWS_REGION=eu-west-1\nAWS_ENDPOINT_URL_REDSHIFT_DATA=http://127.0.0.1:9\n"
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        for key in ("AWS_ENDPOINT_URL_REDSHIFT_DATA", "AWS_ENDPOINT_URL", "CLUSTER"):
+            mp.delenv(key, raising=False)
+        mp.setenv("CONTABYX_ENV_FILE", str(env_file))
+        source: Any = Insert().source
+        assert source.client.meta.endpoint_url == "http://127.0.0.1:9"
+
+
+def _etl(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOG_"))}
+    base.update(env)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "contabyx-etl"), *args],
+        env=base,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("where", ["file", "environment", "flag"])
+def test_a_bad_log_level_is_one_line_and_no_traceback(where: str, tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("LOG_LEVEL=bogus\n" if where == "file" else "")
+    env = {"CONTABYX_ENV_FILE": str(env_file)}
+    if where == "environment":
+        env["LOG_LEVEL"] = "bogus"
+    flags = ["--log-level", "bogus"] if where == "flag" else []
+    done = _etl(*flags, "create-tables", env=env)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "contabyx-etl: error: LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, "
+        "not 'bogus'"
+    ]
+
+
+def test_log_level_in_the_file_is_honoured(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    # Nothing listens on port 9: create-tables fails at once, after logging at DEBUG.
+    env_file.write_text(
+        "LOG_LEVEL=DEBUG\nAWS_REGION=us-east-1\nAWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:9\n"
+    )
+    env = {
+        "CONTABYX_ENV_FILE": str(env_file),
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "y",
+    }
+    done = _etl("create-tables", env=env)
+    assert done.returncode == 1
+    assert " DEBUG " in done.stderr
+    assert "127.0.0.1:9" in done.stderr.splitlines()[-1]

@@ -123,8 +123,10 @@ def sentinel_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, s
     """The sentinels in the environment; no config/.env of the machine is read."""
     for key, value in SENTINEL_ENV.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setenv("CONTABYX_ENV_FILE", str(tmp_path / "no.env"))
-    return {**SENTINEL_ENV, "CONTABYX_ENV_FILE": str(tmp_path / "no.env")}
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    monkeypatch.setenv("CONTABYX_ENV_FILE", str(empty))
+    return {**SENTINEL_ENV, "CONTABYX_ENV_FILE": str(empty)}
 
 
 @pytest.fixture(scope="module")
