@@ -163,9 +163,11 @@ def test_each_retry_is_logged_with_its_reason(caplog: pytest.LogCaptureFixture) 
             "batch_write_item", service_error_code="ThrottlingException", http_status_code=400
         )
         stub.add_response("batch_write_item", {})
-        with caplog.at_level(logging.INFO, "dynamo.load"):
-            with ItemWriter(client, workers=1, sleep=lambda _s: None) as writer:
-                writer.put(TABLE, _item(1))
+        with (
+            caplog.at_level(logging.INFO, "dynamo.load"),
+            ItemWriter(client, workers=1, sleep=lambda _s: None) as writer,
+        ):
+            writer.put(TABLE, _item(1))
     retries = [r.getMessage() for r in caplog.records if "retry" in r.getMessage()]
     assert len(retries) == 1 and "ThrottlingException" in retries[0], retries
 
