@@ -127,7 +127,7 @@ def prune_all(
         for plan in plans:
             for clientid in plan.stale:
                 writer.delete(plan.table, clientid)
-    return {plan.table: len(plan.stale) for plan in plans}
+    return {plan.table: writer.stats.deleted.get(plan.table, 0) for plan in plans}
 
 
 def prune(
