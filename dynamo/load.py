@@ -116,8 +116,8 @@ def advice(exc: Optional[BaseException]) -> str:
         if code in AUTH_CODES:
             return "check the credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
         if code in ACCESS_CODES:
-            return "check the IAM policy of these credentials (config/iam)"
-        return rerun if retry_reason(exc) else "fix the cause above; a re-run alone will not"
+            return "check the IAM policy of these credentials (config/iam/etl-policy.json)"
+        return rerun if retry_reason(exc) else "a re-run alone will not fix this error"
     if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
         return "check the credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
     if _unanswered(exc):
@@ -125,7 +125,7 @@ def advice(exc: Optional[BaseException]) -> str:
             "check that DynamoDB is reachable (AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB), "
             f"then {rerun}"
         )
-    return rerun if exc is None else "fix the cause above; a re-run alone will not"
+    return rerun if exc is None else "a re-run alone will not fix this error"
 
 
 def call_with_retries(
