@@ -214,3 +214,78 @@ def test_a_silent_dynamodb_fails_the_run_with_one_line(
     # Each retry is logged at INFO with its reason.
     retries = [line for line in done.stderr.splitlines() if " INFO " in line and "retry" in line]
     assert retries and all("timeout" in line.lower() for line in retries), done.stderr
+
+
+# --------------------------------------------------------------------------- DynamoDB's limits
+
+
+@pytest.mark.parametrize(
+    ("number", "storable"),
+    [
+        ("1" * 38, True),
+        ("1" * 38 + "000", True),  # trailing zeroes are not significant
+        ("0.000" + "1" * 38, True),  # nor leading ones
+        ("1" * 39, False),
+        ("1E+125", True),
+        ("1E+126", False),
+        ("1E-130", True),
+        ("1E-131", False),
+    ],
+)
+def test_shaping_refuses_the_numbers_dynamodb_refuses(
+    local_stack: Any, number: str, storable: bool
+) -> None:
+    """The stand-in and the shaping agree on DynamoDB's documented Number limits."""
+    from decimal import Decimal
+
+    from botocore.exceptions import ClientError
+
+    from dynamo.shape import ShapeError, client_item
+
+    table = "hostile_numbers"
+    client = boto3.client("dynamodb")
+    if table not in client.list_tables()["TableNames"]:
+        fresh_tables(table, "hostile_numbers_unused")
+    value = Decimal(number)
+    row = (1, value, value, Decimal(0), 1, 0)
+    try:
+        item = client_item(row, run="2026-11-28T02:00:00Z-000000")
+        shaped = True
+    except ShapeError:
+        item, shaped = client_item((1, 0, 0, 0, 1, 0), run="x"), False
+        item["income"] = {"N": number}
+    try:
+        client.put_item(TableName=table, Item=item)
+        stored = True
+    except ClientError as exc:
+        assert exc.response["Error"]["Code"] == "ValidationException"
+        stored = False
+    assert (shaped, stored) == (storable, storable)
+
+
+def test_item_size_agrees_with_dynamodb_at_the_400kb_limit(local_stack: Any) -> None:
+    """The largest item our count allows is stored; one element more is refused."""
+    from botocore.exceptions import ClientError
+
+    from dynamo.shape import MAX_ITEM_BYTES, item_size
+
+    def nested(n: int) -> dict[str, Any]:
+        months = {f"k{i:05d}": {"M": {"income": {"N": "1234567.89"}}} for i in range(n)}
+        return {"clientid": {"N": "1"}, "m": {"M": months}}
+
+    def flat(n: int) -> dict[str, Any]:
+        return {"clientid": {"N": "1"}, "pad": {"S": "x" * n}}
+
+    table = "hostile_sizes"
+    client = boto3.client("dynamodb")
+    if table not in client.list_tables()["TableNames"]:
+        fresh_tables(table, "hostile_sizes_unused")
+    # Every element has the same size, so the size is linear in the count.
+    base, each = item_size(nested(0)), item_size(nested(1)) - item_size(nested(0))
+    largest = (MAX_ITEM_BYTES - base) // each
+    pad = MAX_ITEM_BYTES - item_size(flat(0))
+    for fits, too_big in ((nested(largest), nested(largest + 1)), (flat(pad), flat(pad + 1))):
+        assert item_size(fits) <= MAX_ITEM_BYTES < item_size(too_big)
+        client.put_item(TableName=table, Item=fits)
+        with pytest.raises(ClientError, match="ValidationException"):
+            client.put_item(TableName=table, Item=too_big)
