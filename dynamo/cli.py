@@ -4,8 +4,18 @@
     contabyx-etl create-views [--spectrum-schema ext_contabyx]
     contabyx-etl run [--table clients_info|clients_info_by_year|all] [--entries N]
                      [--workers K] [--source data-api|direct] [--json]
+                     [--prune [--allow-mass-delete]]
 
-Exit status 0 on success; on failure 1 with one line on stderr, no traceback.
+Exit status:
+
+- 0: every client was written (source rows the views reject are counted in the
+  summary line, by reason);
+- 1: the run failed; one line on stderr says what will fix it, no traceback;
+- 2: a usage error;
+- 3: the run completed, but some clients could not be stored (an item over
+  DynamoDB's 400 KB limit, a figure a DynamoDB Number cannot hold): the summary
+  line names each by clientid with the reason; every other client was written.
+  A re-run will not fix them: the source data of those clients must change.
 """
 
 from __future__ import annotations
@@ -18,11 +28,22 @@ import time
 from collections.abc import Sequence
 from typing import Any, Optional
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
 
 from dynamo.config import SOURCES, ConfigError, check_log_level, configured_log_level
+from dynamo.load import ACCESS_CODES, AUTH_CODES, advice
 from dynamo.query import Insert
 from dynamo.sync import KINDS, Progress
+
+#: Exit status of a run that completed but could not store some clients.
+EXIT_REJECTED = 3
+#: At most this many rejected clients are named in the summary line (all in --json).
+_NAMED_REJECTS = 10
 
 log = logging.getLogger("dynamo")
 
@@ -59,6 +80,12 @@ def _parser() -> argparse.ArgumentParser:
         "--prune",
         action="store_true",
         help="after a complete, successful run, delete items of clients no longer in the source",
+    )
+    run.add_argument(
+        "--allow-mass-delete",
+        action="store_true",
+        help="let --prune delete even when the source returned no clients or more than "
+        "PRUNE_MAX_SHARE of the stored clients are gone (refused otherwise)",
     )
     return parser
 
@@ -115,6 +142,8 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         overrides["source"] = args.source
     if args.prune and args.entries:
         raise ValueError("--prune needs a complete run: it cannot go with --entries")
+    if args.allow_mass_delete and not args.prune:
+        raise ValueError("--allow-mass-delete only confirms --prune")
     names = list(KINDS) if args.table == "all" else [args.table]
     started = time.monotonic()
     summary: dict[str, Any] = {"tables": {}, "entries": args.entries}
@@ -133,25 +162,56 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
             summary["tables"][result.table] = result.summary()
         summary["rejected_rows"] = insert.source_rejects()
         # Only now, every table synced without error, is the set of clients known.
-        for result in results if args.prune else []:
-            summary["tables"][result.table]["pruned"] = insert.prune(result)
+        if args.prune:
+            pruned = insert.prune_all(results, allow_mass_delete=args.allow_mass_delete)
+            for table, deleted in pruned.items():
+                summary["tables"][table]["pruned"] = deleted
     summary["seconds"] = round(time.monotonic() - started, 3)
     summary["retries"] = sum(t["retries"] for t in summary["tables"].values())
     return summary
 
 
 def _summary_line(summary: dict[str, Any]) -> str:
-    parts = [
-        f"{name}: {t['items']} items" + (f", {t['pruned']} pruned" if "pruned" in t else "")
+    """One line for cron mail: items per table, then what was left out and why."""
+    parts = []
+    for name, t in summary["tables"].items():
+        part = f"{name}: {t['items']} items"
+        part += f", {len(t['rejected'])} rejected" if t.get("rejected") else ""
+        part += f", {t['pruned']} pruned" if "pruned" in t else ""
+        parts.append(part)
+    line = f"synced {', '.join(parts)} in {summary['seconds']:.1f} s, {summary['retries']} retries"
+    rows = {reason: n for reason, n in summary.get("rejected_rows", {}).items() if n}
+    if rows:
+        line += "; rejected source rows: " + ", ".join(f"{r} {n}" for r, n in rows.items())
+    clients = [
+        f"{r['clientid']} ({name}: {_reason(r)})"
         for name, t in summary["tables"].items()
+        for r in t.get("rejected", [])
     ]
-    return f"synced {', '.join(parts)} in {summary['seconds']:.1f} s, {summary['retries']} retries"
+    if clients:
+        more = len(clients) - _NAMED_REJECTS
+        line += "; rejected clients: " + ", ".join(clients[:_NAMED_REJECTS])
+        line += f" and {more} more (see --json)" if more > 0 else ""
+    return line
+
+
+def _reason(rejected: dict[str, Any]) -> str:
+    # Shaping reasons start with "client N: ", already said by the clientid in front.
+    return str(rejected["reason"]).removeprefix(f"client {rejected['clientid']}: ")
+
+
+def _rejected(summary: dict[str, Any]) -> bool:
+    return any(t.get("rejected") for t in summary["tables"].values())
 
 
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         text = f"{err.get('Code', 'AWS error')}: {err.get('Message', '')}"
+        if err.get("Code") in AUTH_CODES | ACCESS_CODES:
+            text += f"; {advice(exc)}"
+    elif isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        text = f"{exc}; {advice(exc)}"
     else:
         text = str(exc) or type(exc).__name__
     return " ".join(text.split())
@@ -199,6 +259,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else:
             summary = _run(args)
             print(json.dumps(summary, sort_keys=True) if args.json else _summary_line(summary))
+            if _rejected(summary):
+                return EXIT_REJECTED
     except KeyboardInterrupt:
         print("contabyx-etl: interrupted", file=sys.stderr)
         return 130

@@ -70,6 +70,8 @@ class Settings:
     readers: int = 4
     chunk_clients: int = 1000
     max_retries: int = 20
+    #: ``--prune`` refuses to delete more than this share of the stored clients.
+    prune_max_share: float = 0.05
     statement_timeout: float = 3600.0
     aws_connect_timeout: float = 5.0
     aws_read_timeout: float = 20.0
@@ -149,6 +151,8 @@ def _check(s: Settings) -> None:
             raise ConfigError(f"{_env_key(key)} must be between {low} and {high}, not {value}")
     if s.data_api_result_format.lower() not in ("csv", "json"):
         raise ConfigError("DATA_API_RESULT_FORMAT must be csv or json")
+    if not 0 <= s.prune_max_share <= 1:
+        raise ConfigError(f"PRUNE_MAX_SHARE must be between 0 and 1, not {s.prune_max_share}")
     for key in ("statement_timeout", "aws_connect_timeout", "aws_read_timeout"):
         if not getattr(s, key) > 0:
             raise ConfigError(f"{_env_key(key)} must be a positive number of seconds")
@@ -301,6 +305,7 @@ _KINDS: dict[str, Any] = {
     "readers": int,
     "chunk_clients": int,
     "max_retries": int,
+    "prune_max_share": float,
     "statement_timeout": float,
     "aws_connect_timeout": float,
     "aws_read_timeout": float,

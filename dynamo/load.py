@@ -9,11 +9,21 @@ Every DynamoDB write of the sync is in this module.
 {'clients_info': 20000}
 
 ``UnprocessedItems``, throttling (``ProvisionedThroughputExceededException``,
-``ThrottlingException``, ``RequestLimitExceeded``), 5xx answers and dropped
-connections are re-sent with exponential backoff and full jitter, at most
-``max_retries`` times per batch. A batch that still fails stops the run: the
-context manager raises :class:`WriteError` naming the clientids not written.
-Puts replace whole items, so re-sending one, or re-running the sync, is safe.
+``ThrottlingException``, ``RequestLimitExceeded``), 5xx answers, dropped
+connections and timeouts are re-sent with exponential backoff and full jitter,
+at most ``max_retries`` times per batch, and for an endpoint that does not
+answer (timeouts, refused connections) for at most ``retry_seconds`` seconds:
+a silent endpoint fails the run in about a minute, not after every retry has
+waited its full read timeout. Each retry is logged at INFO with its reason. A
+batch that still fails stops the run: the context manager raises
+:class:`WriteError` naming the clientids not written, and :func:`advice` says
+what will fix it. Puts replace whole items, so re-sending one, or re-running
+the sync, is safe.
+
+A batch DynamoDB refuses as invalid (``ValidationException``: an item it cannot
+store) is re-sent one item at a time, so that only the items it refuses are left
+out; they are counted in ``stats.rejected`` by clientid with DynamoDB's reason,
+and the run goes on.
 """
 
 from __future__ import annotations
@@ -28,7 +38,13 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Optional
 
-from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionError,
+    HTTPClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
 
 from contabyx import layout
 from dynamo import backoff
@@ -48,8 +64,94 @@ RETRYABLE_CODES = frozenset(
     }
 )
 
+#: An endpoint that does not answer is retried for this long (seconds, per batch).
+RETRY_SECONDS = 45.0
+
+#: DynamoDB's answers to a request that is not authenticated (bad or expired keys).
+AUTH_CODES = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "IncompleteSignatureException",
+        "MissingAuthenticationTokenException",
+        "ExpiredTokenException",
+        "ExpiredToken",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+    }
+)
+ACCESS_CODES = frozenset({"AccessDeniedException", "AccessDenied"})
+
 Item = dict[str, Any]
 Request = dict[str, Any]
+
+
+def retry_reason(exc: BaseException) -> Optional[str]:
+    """Why ``exc`` is worth retrying (throttled, 5xx, dropped, timed out), or None if not."""
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return describe(exc) if code in RETRYABLE_CODES or status >= 500 else None
+    if isinstance(exc, (ConnectionError, HTTPClientError)):
+        return describe(exc)
+    return None
+
+
+def _unanswered(exc: Optional[BaseException]) -> bool:
+    # Timeouts and refused or dropped connections: the endpoint did not answer.
+    return isinstance(exc, (ConnectionError, HTTPClientError))
+
+
+def advice(exc: Optional[BaseException]) -> str:
+    """What will fix a DynamoDB failure, for the one line an operator reads.
+
+    >>> advice(None)
+    're-run it to complete them (writes are idempotent)'
+    """
+    rerun = "re-run it to complete them (writes are idempotent)"
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "ResourceNotFoundException":
+            return "create the tables (contabyx-etl create-tables), then run again"
+        if code in AUTH_CODES:
+            return "check the credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
+        if code in ACCESS_CODES:
+            return "check the IAM policy of these credentials (config/iam/etl-policy.json)"
+        return rerun if retry_reason(exc) else "a re-run alone will not fix this error"
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        return "check the credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
+    if _unanswered(exc):
+        return (
+            "check that DynamoDB is reachable (AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB), "
+            f"then {rerun}"
+        )
+    return rerun if exc is None else "a re-run alone will not fix this error"
+
+
+def call_with_retries(
+    call: Callable[[], Any],
+    *,
+    what: str,
+    max_retries: int,
+    retry_seconds: float = RETRY_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Any:
+    """``call()``, retried like a batch of writes when it fails for a transient reason."""
+    attempt, started = 0, time.monotonic()
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            reason = retry_reason(exc)
+            elapsed = time.monotonic() - started
+            if reason is None or attempt >= max_retries:
+                raise
+            if _unanswered(exc) and elapsed >= retry_seconds:
+                raise
+            attempt += 1
+            wait = backoff.delay(attempt)
+            log.info("retry %d of %d of %s in %.2f s: %s", attempt, max_retries, what, wait, reason)
+            sleep(wait)
 
 
 class WriteError(RuntimeError):
@@ -76,6 +178,8 @@ class WriteStats:
     server_errors: int = 0
     connection_errors: int = 0
     clientids: dict[str, array[int]] = field(default_factory=dict)
+    #: Items DynamoDB refused as invalid, by table: (clientid, DynamoDB's reason).
+    rejected: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -108,6 +212,7 @@ class ItemWriter:
         *,
         workers: int = 8,
         max_retries: int = 20,
+        retry_seconds: float = RETRY_SECONDS,
         backoff_base: float = backoff.BASE,
         backoff_cap: float = backoff.CAP,
         on_written: Optional[Callable[[str, int], None]] = None,
@@ -118,6 +223,7 @@ class ItemWriter:
         self._client = client
         self._workers = workers
         self._max_retries = max_retries
+        self._retry_seconds = retry_seconds
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._on_written = on_written
@@ -242,7 +348,7 @@ class ItemWriter:
                 self._stop(gave_up.reason, gave_up.cause)
                 self._not_done(table, gave_up.remaining)
             except Exception as exc:  # any failure stops the run, loudly
-                self._stop(f"writing to {table} failed: {_describe(exc)}", exc)
+                self._stop(f"writing to {table} failed: {describe(exc)}", exc)
                 self._not_done(table, batch)
 
     def _stop(self, reason: str, cause: Optional[BaseException]) -> None:
@@ -254,9 +360,10 @@ class ItemWriter:
     def _write(self, table: str, batch: list[Request]) -> None:
         requests = batch
         attempt = 0
-        cause: Optional[BaseException] = None
+        started = time.monotonic()
+        cause: Optional[BaseException]
         while True:
-            error = ""
+            error, cause = "", None
             try:
                 response = self._client.batch_write_item(RequestItems={table: requests})
                 remaining = response.get("UnprocessedItems", {}).get(table, [])
@@ -267,25 +374,33 @@ class ItemWriter:
                 error = f"{len(remaining)} items left unprocessed"
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")
-                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-                if code not in RETRYABLE_CODES and status < 500:
+                if code == "ValidationException":
+                    self._write_alone(table, requests, exc)
+                    return
+                if retry_reason(exc) is None:
                     raise
+                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
                 with self._lock:
                     self.stats.requests += 1
                     if status >= 500:
                         self.stats.server_errors += 1
                     else:
                         self.stats.throttled += 1
-                remaining, error, cause = requests, _describe(exc), exc
+                remaining, error, cause = requests, describe(exc), exc
             except (ConnectionError, HTTPClientError) as exc:
                 with self._lock:
                     self.stats.requests += 1
                     self.stats.connection_errors += 1
-                remaining, error, cause = requests, _describe(exc), exc
+                remaining, error, cause = requests, describe(exc), exc
             self._record(table, requests, remaining)
             if not remaining:
                 return
             attempt += 1
+            elapsed = time.monotonic() - started
+            if _unanswered(cause) and elapsed >= self._retry_seconds:
+                raise _GaveUp(
+                    f"DynamoDB did not answer for {elapsed:.0f} s ({error})", remaining, cause
+                )
             if attempt > self._max_retries:
                 raise _GaveUp(
                     f"gave up on {table} after {self._max_retries} retries ({error})",
@@ -294,8 +409,33 @@ class ItemWriter:
                 )
             with self._lock:
                 self.stats.retries += 1
-            self._sleep(backoff.delay(attempt, base=self._backoff_base, cap=self._backoff_cap))
+            wait = backoff.delay(attempt, base=self._backoff_base, cap=self._backoff_cap)
+            log.info(
+                "retry %d of %d of %d items for %s in %.2f s: %s",
+                attempt,
+                self._max_retries,
+                len(remaining),
+                table,
+                wait,
+                error,
+            )
+            self._sleep(wait)
             requests = remaining
+
+    def _write_alone(self, table: str, requests: list[Request], exc: ClientError) -> None:
+        """Re-send a batch DynamoDB refused as invalid one request at a time, so that
+        only the requests it refuses are left out (and counted as rejected)."""
+        with self._lock:
+            self.stats.requests += 1
+        if len(requests) > 1:
+            for request in requests:
+                self._write(table, [request])
+            return
+        clientid = _key_of(requests[0])
+        reason = describe(exc)
+        log.warning("%s: DynamoDB refused the item of client %d: %s", table, clientid, reason)
+        with self._lock:
+            self.stats.rejected.setdefault(table, []).append((clientid, reason))
 
     def _record(self, table: str, sent: list[Request], remaining: list[Request]) -> None:
         if remaining is sent:
@@ -331,7 +471,8 @@ def _ids(ids: list[int], most: int = 50) -> str:
     return shown + (f" and {len(ids) - most} more" if len(ids) > most else "")
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
+    """``Code: message`` of an AWS error, ``Type: text`` of any other."""
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         return f"{err.get('Code', 'Error')}: {err.get('Message', '')}".strip()

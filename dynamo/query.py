@@ -9,11 +9,15 @@
 ``entries=0`` (the default) means every client; ``entries=N`` the N clients with
 the lowest clientids, each written whole. Settings are validated when ``Insert``
 is made and ``entries`` when a method is called, both before any I/O.
+
+One ``Insert`` is one run: every item it writes, in both tables, carries its
+``run`` id (``layout.RUN``), so a reader can tell two runs apart.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any, Optional
 
 from dynamo import sync
@@ -36,6 +40,8 @@ class Insert:
         self.settings: Settings = load_settings(settings)
         self._source: Optional[Source] = None
         self._client: Any = None
+        #: The id of this run, written into every item (``YYYY-MM-DDTHH:MM:SSZ-xxxxxx``).
+        self.run: str = sync.new_run_id()
 
     def __repr__(self) -> str:
         s = self.settings
@@ -79,22 +85,33 @@ class Insert:
             for i, name in enumerate(sync.REJECT_REASONS)
         }
 
-    def prune(self, result: SyncResult) -> int:
+    def prune(self, result: SyncResult, *, allow_mass_delete: bool = False) -> int:
         """Delete the items of clients that ``result``, a complete sync, did not write.
 
-        Refuses (``PruneRefused``) a result limited by ``entries``; a failed sync
-        raised instead of returning a result, so it can never be pruned after.
+        Refuses (``PruneRefused``) a result limited by ``entries``, a source that
+        returned no clients, or a deletion of more than ``PRUNE_MAX_SHARE`` of the
+        stored clients unless ``allow_mass_delete``. A failed sync raised instead
+        of returning a result, so it can never be pruned after.
         """
-        from dynamo.prune import prune
+        return self.prune_all([result], allow_mass_delete=allow_mass_delete)[result.table]
 
-        deleted = prune(
+    def prune_all(
+        self, results: Sequence[SyncResult], *, allow_mass_delete: bool = False
+    ) -> dict[str, int]:
+        """:meth:`prune` each result's table, checking every table before deleting in any."""
+        from dynamo.prune import prune_all
+
+        pruned = prune_all(
             self.client,
-            result,
+            results,
             workers=self.settings.workers,
             max_retries=self.settings.max_retries,
+            max_share=self.settings.prune_max_share,
+            allow_mass_delete=allow_mass_delete,
         )
-        log.info("pruned %d stale items from %s", deleted, result.table)
-        return deleted
+        for table, deleted in pruned.items():
+            log.info("pruned %d stale items from %s", deleted, table)
+        return pruned
 
     def close(self) -> None:
         """Release the warehouse connections (the direct source holds some)."""
@@ -145,12 +162,14 @@ class Insert:
             client=self.client,
             entries=entries,
             progress=progress,
+            run=self.run,
         )
         log.info(
-            "synced %d items to %s in %.1f s (%d retries)",
+            "synced %d items to %s in %.1f s (%d retries, %d clients rejected)",
             result.items,
             result.table,
             result.seconds,
             result.retries,
+            len(result.rejected),
         )
         return result

@@ -3,6 +3,10 @@
     warehouse view --(ranges, several statements in flight)--> rows
         --(dynamo.shape)--> items --(dynamo.load.ItemWriter)--> DynamoDB
 
+A client whose item DynamoDB cannot store (over 400 KB, a figure a Number cannot
+hold, a row the layout refuses) is left out and reported in ``result.rejected``
+with the reason; the rest of the run, its batch included, is written.
+
 Memory holds one page per reader and a bounded queue of batches, whatever the
 number of clients: the only thing that grows with the run is the sorted array of
 clientids written, which the result reports.
@@ -15,6 +19,7 @@ clientids written, which the result reports.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +30,8 @@ from typing import Any, Optional
 from dynamo import shape
 from dynamo.config import Settings
 from dynamo.extract import Row, Source
-from dynamo.load import ItemWriter, WriteError
+from dynamo.load import ItemWriter, WriteError, advice
+from dynamo.shape import Rejected, Shaped
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +63,9 @@ class TableKind:
     view: str
     columns: tuple[str, ...]
     order: str
-    to_items: Callable[[Iterator[Row]], Iterator[dict[str, Any]]]
+    #: ``to_items(rows, run=run_id)``: an item, or a :class:`Rejected` client, per client.
+    to_items: Callable[..., Iterator[Shaped]]
     table_setting: str
-
-
-def _client_items(rows: Iterator[Row]) -> Iterator[dict[str, Any]]:
-    return (shape.client_item(row) for row in rows)
 
 
 CLIENTS_INFO = TableKind(
@@ -70,7 +73,7 @@ CLIENTS_INFO = TableKind(
     view="clients_info",
     columns=shape.CLIENTS_INFO_COLUMNS,
     order="clientid",
-    to_items=_client_items,
+    to_items=shape.shaped_client_items,
     table_setting="clients_info_table",
 )
 CLIENTS_INFO_BY_YEAR = TableKind(
@@ -84,9 +87,20 @@ CLIENTS_INFO_BY_YEAR = TableKind(
 KINDS = {kind.name: kind for kind in (CLIENTS_INFO, CLIENTS_INFO_BY_YEAR)}
 
 
+def new_run_id(now: Optional[float] = None) -> str:
+    """The id of a sync run: its UTC start to the second, and 6 random hex digits.
+
+    >>> new_run_id(0.0)[:21]
+    '1970-01-01T00:00:00Z-'
+    """
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if now is None else now))
+    return f"{started}-{secrets.token_hex(3)}"
+
+
 @dataclass
 class SyncResult:
-    """What one sync wrote. ``clientids`` is sorted."""
+    """What one sync wrote. ``clientids`` is sorted; ``rejected`` lists the clients
+    whose item could not be stored, with the reason, by clientid."""
 
     table: str
     clientids: list[int]
@@ -97,6 +111,8 @@ class SyncResult:
     statements: int
     entries: int = 0
     stats: dict[str, Any] = field(default_factory=dict)
+    run: str = ""
+    rejected: list[Rejected] = field(default_factory=list)
 
     @property
     def items_per_second(self) -> float:
@@ -113,8 +129,23 @@ class SyncResult:
             "retries": self.retries,
             "statements": self.statements,
             "entries": self.entries,
+            "run": self.run,
+            "rejected": [
+                {"clientid": _plain(r.clientid), "reason": r.reason} for r in self.rejected
+            ],
             **{k: v for k, v in self.stats.items() if k not in ("items",)},
         }
+
+
+def _by_clientid(rejected: Rejected) -> tuple[bool, int, str]:
+    clientid = rejected.clientid
+    number = isinstance(clientid, int)
+    return (not number, clientid if number else 0, str(clientid))
+
+
+def _plain(clientid: Any) -> Any:
+    # A clientid as the source gave it, for JSON: an int, None, or its text.
+    return clientid if clientid is None or isinstance(clientid, int) else str(clientid)
 
 
 def check_entries(entries: object) -> int:
@@ -192,12 +223,19 @@ def sync_table(
     client: Any,
     entries: int = 0,
     progress: Optional[Progress] = None,
+    run: Optional[str] = None,
 ) -> SyncResult:
-    """Write every client (or the ``entries`` lowest clientids) of ``kind`` to its table."""
+    """Write every client (or the ``entries`` lowest clientids) of ``kind`` to its table.
+
+    Items carry ``run`` (a new run id when None) as the id of the run that wrote them.
+    """
     entries = check_entries(entries)
     progress = progress or Progress()
+    run = run or new_run_id()
     table = getattr(settings, kind.table_setting)
     started = time.monotonic()
+
+    # 1. Plan: the clientid ranges, from one statement.
     plan = [
         (int(clientid), int(rank))
         for clientid, rank in source.rows(
@@ -209,13 +247,19 @@ def sync_table(
     progress.planned(planned)
     ranges = plan_ranges([clientid for clientid, _ in plan])
     log.info(
-        "%s: %d clientid ranges of up to %d clients", table, len(ranges), settings.chunk_clients
+        "%s: run %s, %d clientid ranges of up to %d clients",
+        table,
+        run,
+        len(ranges),
+        settings.chunk_clients,
     )
     sql = range_sql(kind, settings.views_schema)
     stop = threading.Event()
     rows_read = 0
-    rows_lock = threading.Lock()
+    rejected: list[Rejected] = []
+    lock = threading.Lock()
 
+    # 2. Read a range, shape its clients, hand their items to the writer.
     def read(low: int, high: int, writer: ItemWriter) -> None:
         nonlocal rows_read
         count = 0
@@ -228,18 +272,24 @@ def sync_table(
 
         rows = source.rows(sql, {"low": low, "high": high}, cancel=stop)
         try:
-            for item in kind.to_items(counted(rows)):
+            for shaped in kind.to_items(counted(rows), run=run):
                 if stop.is_set():
                     return
-                writer.put(table, item)
+                if isinstance(shaped, Rejected):
+                    log.warning("%s: client %s not written: %s", table, *shaped)
+                    with lock:
+                        rejected.append(shaped)
+                else:
+                    writer.put(table, shaped)
         finally:
             close = getattr(rows, "close", None)
             if close is not None:
                 close()
-            with rows_lock:
+            with lock:
                 rows_read += count
             progress.rows(count)
 
+    # 3. Write: parallel readers feed the writer; the first failure stops them all.
     writer = ItemWriter(
         client,
         workers=settings.workers,
@@ -264,12 +314,12 @@ def sync_table(
     except WriteError as error:
         written = len(writer.stats.clientids.get(table, []))
         raise WriteError(
-            f"{table}: the run stopped after writing {written} of {planned} clients, "
-            f"re-run it to complete them (writes are idempotent): {error}",
+            f"{table}: the run stopped after writing {written} of {planned} clients; "
+            f"{advice(error.__cause__)}: {error}",
             error.not_written,
         ) from error.__cause__
+    rejected.extend(Rejected(*r) for r in writer.stats.rejected.get(table, []))
     ids = sorted(writer.stats.clientids.get(table, []))
-    stats = writer.stats.as_dict()
     return SyncResult(
         table=table,
         clientids=ids,
@@ -279,5 +329,7 @@ def sync_table(
         retries=writer.stats.retries,
         statements=len(ranges) + 1,
         entries=entries,
-        stats=stats,
+        stats=writer.stats.as_dict(),
+        run=run,
+        rejected=sorted(rejected, key=_by_clientid),
     )

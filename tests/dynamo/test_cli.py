@@ -96,3 +96,34 @@ def test_insert_sh_runs_from_anywhere_and_logs(seeded: int, tmp_path: Path) -> N
     assert "sync finished with status 0" in text
     assert "wrote 5 items to cli_ci" in text
     assert all(line[:4].isdigit() and "T" in line[:20] for line in text.splitlines())
+
+
+def test_the_summary_line_names_rejected_rows_and_clients() -> None:
+    from dynamo.cli import _summary_line
+
+    def table(items: int, rejected: list[tuple[int, str]]) -> dict[str, Any]:
+        return {"items": items, "rejected": [{"clientid": c, "reason": r} for c, r in rejected]}
+
+    summary = {
+        "tables": {
+            "ci": table(10, []),
+            "ciby": table(9, [(7, "client 7: its item is 512.0 KB, over DynamoDB's 400 KB limit")]),
+        },
+        # Every non-zero reason, whatever its name: the view owns the list.
+        "rejected_rows": {"unknown_type": 3, "null_time": 0, "some_new_reason": 2},
+        "seconds": 1.25,
+        "retries": 4,
+    }
+    assert _summary_line(summary) == (
+        "synced ci: 10 items, ciby: 9 items, 1 rejected in 1.2 s, 4 retries; "
+        "rejected source rows: unknown_type 3, some_new_reason 2; "
+        "rejected clients: 7 (ciby: its item is 512.0 KB, over DynamoDB's 400 KB limit)"
+    )
+    many = table(0, [(n, "bad") for n in range(12)])
+    line = _summary_line({"tables": {"ci": many}, "seconds": 0, "retries": 0})
+    assert line.endswith("9 (ci: bad) and 2 more (see --json)")
+
+
+def test_allow_mass_delete_only_confirms_prune() -> None:
+    done = etl("run", "--allow-mass-delete")
+    assert done.returncode == 1 and "--prune" in done.stderr

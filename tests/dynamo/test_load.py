@@ -6,13 +6,17 @@ The fault-injecting proxy over DynamoDB Local covers the same paths end to end
 
 from __future__ import annotations
 
+import logging
+import socket
 from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from dynamo.load import BATCH_SIZE, ItemWriter, WriteError
+from dynamo.load import BATCH_SIZE, ItemWriter, WriteError, advice, call_with_retries
 
 TABLE = "clients_info"
 
@@ -90,14 +94,131 @@ def test_a_non_retryable_error_is_not_retried() -> None:
     client = _client()
     with Stubber(client) as stub:
         stub.add_client_error(
-            "batch_write_item", service_error_code="ValidationException", http_status_code=400
+            "batch_write_item", service_error_code="ResourceNotFoundException", http_status_code=400
         )
         with (
-            pytest.raises(WriteError, match="ValidationException"),
+            pytest.raises(WriteError, match="ResourceNotFoundException") as caught,
             ItemWriter(client, workers=1, sleep=lambda _s: None) as writer,
         ):
             writer.put(TABLE, _item(1))
         stub.assert_no_pending_responses()
+    assert "create the tables (contabyx-etl create-tables)" in advice(caught.value.__cause__)
+
+
+def test_a_batch_refused_as_invalid_leaves_out_only_the_refused_items() -> None:
+    client = _client()
+    batch = [_put(i) for i in (1, 2, 3)]
+    with Stubber(client) as stub:
+        stub.add_client_error(
+            "batch_write_item",
+            service_error_code="ValidationException",
+            service_message="Item size has exceeded the maximum allowed size",
+            http_status_code=400,
+            expected_params={"RequestItems": {TABLE: batch}},
+        )
+        stub.add_response("batch_write_item", {}, {"RequestItems": {TABLE: batch[:1]}})
+        stub.add_client_error(
+            "batch_write_item",
+            service_error_code="ValidationException",
+            service_message="Item size has exceeded the maximum allowed size",
+            http_status_code=400,
+            expected_params={"RequestItems": {TABLE: batch[1:2]}},
+        )
+        stub.add_response("batch_write_item", {}, {"RequestItems": {TABLE: batch[2:]}})
+        with ItemWriter(client, workers=1, sleep=lambda _s: None) as writer:
+            for i in (1, 2, 3):
+                writer.put(TABLE, _item(i))
+        stub.assert_no_pending_responses()
+    assert sorted(writer.stats.clientids[TABLE]) == [1, 3]
+    assert writer.stats.rejected == {
+        TABLE: [(2, "ValidationException: Item size has exceeded the maximum allowed size")]
+    }
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "says"),
+    [
+        ("ThrottlingException", 400, "re-run"),
+        ("InternalServerError", 500, "re-run"),
+        ("ResourceNotFoundException", 400, "create the tables (contabyx-etl create-tables)"),
+        ("UnrecognizedClientException", 400, "check the credentials"),
+        ("InvalidSignatureException", 400, "check the credentials"),
+        ("ExpiredTokenException", 400, "check the credentials"),
+        ("AccessDeniedException", 400, "check the IAM policy"),
+    ],
+)
+def test_advice_says_what_will_fix_it(code: str, status: int, says: str) -> None:
+    error = ClientError(
+        {"Error": {"Code": code, "Message": ""}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "BatchWriteItem",
+    )
+    assert says in advice(error)
+    assert ("re-run" in advice(error)) == (says == "re-run")
+
+
+def test_each_retry_is_logged_with_its_reason(caplog: pytest.LogCaptureFixture) -> None:
+    client = _client()
+    with Stubber(client) as stub:
+        stub.add_client_error(
+            "batch_write_item", service_error_code="ThrottlingException", http_status_code=400
+        )
+        stub.add_response("batch_write_item", {})
+        with (
+            caplog.at_level(logging.INFO, "dynamo.load"),
+            ItemWriter(client, workers=1, sleep=lambda _s: None) as writer,
+        ):
+            writer.put(TABLE, _item(1))
+    retries = [r.getMessage() for r in caplog.records if "retry" in r.getMessage()]
+    assert len(retries) == 1 and "ThrottlingException" in retries[0], retries
+
+
+def test_a_silent_endpoint_gives_up_after_the_retry_time() -> None:
+    """An endpoint that accepts connections and never answers: the batch is retried
+    for ``retry_seconds``, not ``max_retries`` times its read timeout."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        url = f"http://127.0.0.1:{server.getsockname()[1]}"
+        client = boto3.client(
+            "dynamodb",
+            region_name="us-east-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="y",
+            endpoint_url=url,
+            config=Config(read_timeout=0.2, retries={"total_max_attempts": 1}),
+        )
+        with (
+            pytest.raises(WriteError) as caught,
+            ItemWriter(client, workers=1, max_retries=100, retry_seconds=0.5) as writer,
+        ):
+            writer.put(TABLE, _item(1))
+    assert "did not answer" in str(caught.value) and url in str(caught.value)
+    # Far fewer attempts than max_retries: the time budget stopped it.
+    assert 1 <= writer.stats.connection_errors < 100
+    assert "check that DynamoDB is reachable" in advice(caught.value.__cause__)
+
+
+def test_a_throttled_call_is_retried_then_raised() -> None:
+    client = _client()
+    with Stubber(client) as stub:
+        for _ in range(2):
+            stub.add_client_error("scan", service_error_code="ThrottlingException")
+        stub.add_response("scan", {"Items": []})
+        assert call_with_retries(
+            lambda: client.scan(TableName=TABLE), what="a scan", max_retries=2, sleep=lambda _: None
+        ) == {"Items": []}
+        for _ in range(3):
+            stub.add_client_error("scan", service_error_code="ThrottlingException")
+        with pytest.raises(ClientError, match="Throttling"):
+            call_with_retries(
+                lambda: client.scan(TableName=TABLE),
+                what="a scan",
+                max_retries=2,
+                sleep=lambda _: None,
+            )
+        stub.add_client_error("scan", service_error_code="ResourceNotFoundException")
+        with pytest.raises(ClientError, match="ResourceNotFound"):
+            call_with_retries(lambda: client.scan(TableName=TABLE), what="a scan", max_retries=5)
 
 
 def test_deletes_are_batched_like_puts() -> None:

@@ -33,6 +33,9 @@ def assert_figures(stored: dict[str, Any], want: Figures) -> None:
 
 
 def assert_year_item(item: dict[str, Any], want: ClientFigures) -> None:
+    # The client's totals are in the by-year item too, so a lookup is one GetItem.
+    assert_figures(item, want.total)
+    assert compare.RUN_ID.fullmatch(item[layout.RUN])
     assert item["years"] == sorted(want.years)
     for year, figures in want.years.items():
         stored = item[layout.year_attribute(year)]
@@ -89,12 +92,25 @@ def test_clients_info_by_year_equals_the_source(
         assert_year_item(stored[clientid], want)
 
 
-def test_a_rerun_leaves_the_same_items(full_sync: tuple[Any, Any]) -> None:
+def without_run(items: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    return {k: {n: v for n, v in item.items() if n != layout.RUN} for k, item in items.items()}
+
+
+def test_one_run_id_per_insert_in_both_tables(full_sync: tuple[Any, Any]) -> None:
+    info, by_year = full_sync
+    assert info.run == by_year.run and compare.RUN_ID.fullmatch(info.run)
+    runs = [{item[layout.RUN] for item in scan(t).values()} for t in TABLES.values()]
+    assert runs == [{info.run}, {info.run}]
+
+
+def test_a_rerun_leaves_the_same_figures_under_a_new_run(full_sync: tuple[Any, Any]) -> None:
     before = [scan(t) for t in TABLES.values()]
     insert = Insert(**TABLES)
     insert.clients_info()
     insert.clients_info_by_month()
-    assert [scan(t) for t in TABLES.values()] == before
+    after = [scan(t) for t in TABLES.values()]
+    assert [without_run(t) for t in after] == [without_run(t) for t in before]
+    assert {i[layout.RUN] for t in after for i in t.values()} == {insert.run} != {full_sync[0].run}
 
 
 def test_entries_writes_the_lowest_clients_whole(expected: dict[int, ClientFigures]) -> None:
@@ -128,4 +144,4 @@ def test_the_direct_source_writes_the_same_items(full_sync: tuple[Any, Any]) -> 
         insert.clients_info()
         insert.clients_info_by_month()
     for ours, theirs in zip(tables.values(), TABLES.values()):
-        assert scan(ours) == scan(theirs)
+        assert without_run(scan(ours)) == without_run(scan(theirs))

@@ -11,6 +11,7 @@ how many items were found, how many matched, and show the first mismatches.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -60,13 +61,25 @@ def clients_info_differences(
     out += [f"client {c}: not in the source" for c in sorted(set(stored) - set(expected))]
     for clientid in sorted(set(stored) & set(expected)):
         out += figures_differences(f"client {clientid}", stored[clientid], expected[clientid].total)
+        out += run_differences(f"client {clientid}", stored[clientid])
     return out
+
+
+#: The id of a sync run, as the layout documents it.
+RUN_ID = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z-[0-9a-f]{6}")
+
+
+def run_differences(where: str, item: dict[str, Any]) -> list[str]:
+    """An item without the id of the run that wrote it."""
+    run = item.get(layout.RUN)
+    return [] if isinstance(run, str) and RUN_ID.fullmatch(run) else [f"{where}.run: {run!r}"]
 
 
 def year_item_differences(clientid: int, item: dict[str, Any], want: ClientFigures) -> list[str]:
     """How one ``clients_info_by_year`` item differs from the client's figures."""
     where = f"client {clientid}"
-    out = []
+    # The client's totals and its run are in the by-year item too (one GetItem).
+    out = figures_differences(where, item, want.total) + run_differences(where, item)
     if item.get("years") != sorted(want.years):
         out.append(f"{where}.years: stored {item.get('years')!r}, expected {sorted(want.years)}")
     stored_years = {k for k in item if k.startswith("y") and k != "years"}
