@@ -5,9 +5,11 @@ Amounts are rounded to cents on the ``Decimal`` (half-even) and only then turned
 decimals when that loses nothing). Counts are ``int``. A figure missing from an item
 counts as zero.
 
-A float (IEEE 754 double) holds every integer up to 2**53 exactly, so amounts in
-cents are exact up to ``FLOAT_EXACT_LIMIT`` = 2**53 cents = 90,071,992,547,409.92;
-past it a float can no longer tell neighbouring cents apart.
+Floats (IEEE 754 doubles) keep every amount in cents below ``FLOAT_EXACT_LIMIT`` =
+2**46 = 70,368,744,177,664.00: there floats are at most 1/128 apart, so the float of an
+amount rounds back to its cents. From 2**46 on they are 1/64 apart (more than a cent):
+70,368,744,177,664.01 already comes back as .00. (2**53 cents, 90,071,992,547,409.92,
+is the limit for an integer count of cents, not for a float amount.)
 
 >>> deserialize({"clientid": {"N": "42"}, "balance": {"N": "10.505"}})
 {'clientid': Decimal('42'), 'balance': Decimal('10.505')}
@@ -38,8 +40,8 @@ CENT: Final = Decimal("0.01")
 _CONTEXT: Final = Context(prec=160, rounding=ROUND_HALF_EVEN)
 _FALLBACK: Final = TypeDeserializer()
 
-#: The largest amount below which every cent has its own float: 2**53 cents.
-FLOAT_EXACT_LIMIT: Final = Decimal(2**53) * CENT
+#: Below this amount every cent has its own float (see the module docstring).
+FLOAT_EXACT_LIMIT: Final = Decimal(2**46)
 
 Amount = Union[float, Decimal]
 Figures = dict[str, Union[Amount, int]]

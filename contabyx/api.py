@@ -141,6 +141,14 @@ def _timeout(given: Optional[float], env: str, default: float) -> float:
     return value
 
 
+def _total_attempts(retries: Mapping[str, Any]) -> int:
+    """Attempts per request, the first included, of a botocore ``retries`` setting
+    (whose ``max_attempts`` counts retries only)."""
+    if "total_max_attempts" in retries:
+        return int(retries["total_max_attempts"])
+    return int(retries.get("max_attempts", DEFAULT_MAX_ATTEMPTS - 1)) + 1
+
+
 def _region(region_name: Optional[str], session: Optional[Session]) -> Optional[str]:
     """The region asked for, else (without a session of the caller's) the first of
     AWS_REGION, AWS_DEFAULT_REGION that is set; None lets botocore use the profile."""
@@ -203,10 +211,20 @@ class contabyxAPI:
     >>> api.balance(42), api.income(42, year=2019), api.expense(42, 2019, 7)
     (10.5, 1200.0, 35.2)
 
+    The region is ``region_name``, else ``AWS_REGION``, else ``AWS_DEFAULT_REGION``,
+    else the profile's.
+
     :param consistent_read: strongly consistent reads (twice the read capacity).
-    :param config: a ``botocore.config.Config`` merged over the defaults (2 s connect
-        timeout, 5 s read timeout, standard retry mode with 4 attempts, 32 pooled
-        connections).
+    :param exact: amounts as ``Decimal``, exactly as stored, instead of floats rounded
+        to cents (floats lose cents from 2**46 = 70,368,744,177,664 on).
+    :param connect_timeout, read_timeout: seconds; default the environment variables
+        ``AWS_CONNECT_TIMEOUT`` and ``AWS_READ_TIMEOUT`` (the sync's settings), else 2
+        and 5. A silent endpoint fails a lookup after about ``max_attempts`` read
+        timeouts, with each retry logged at INFO on the ``contabyx`` logger.
+    :param max_attempts: attempts per request, the first included (botocore standard
+        retry mode, exponential backoff).
+    :param config: a ``botocore.config.Config`` merged over these defaults (and 32
+        pooled connections).
     :param batch_max_attempts: BatchGetItem requests made for one batch while DynamoDB
         leaves keys unprocessed, before :class:`~contabyx.errors.Throttled` is raised.
     :param batch_backoff_base, batch_backoff_cap: the exponential backoff, with full
@@ -282,11 +300,11 @@ class contabyxAPI:
             max_pool_connections=max_pool_connections,
             connect_timeout=_timeout(connect_timeout, CONNECT_TIMEOUT_ENV, DEFAULT_CONNECT_TIMEOUT),
             read_timeout=_timeout(read_timeout, READ_TIMEOUT_ENV, DEFAULT_READ_TIMEOUT),
-            retries={"mode": "standard", "max_attempts": max_attempts},
+            retries={"mode": "standard", "total_max_attempts": max_attempts},
             tcp_keepalive=True,
         )
         merged = defaults.merge(config) if config is not None else defaults
-        self._max_attempts = int((merged.retries or {}).get("max_attempts", max_attempts))
+        self._max_attempts = _total_attempts(getattr(merged, "retries", None) or {})
         try:
             chosen = session if session is not None else boto3.session.Session()
             self._client: DynamoDBClient = chosen.client(
