@@ -323,3 +323,15 @@ def contabyx(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         check=False,
         timeout=120,
     )
+
+
+def test_the_cli_on_an_incomplete_client_says_to_re_run(tables: tuple[str, str]) -> None:
+    info, by_year = tables
+    done = contabyx(
+        "--clients-info-table", info, "--clients-info-by-year-table", by_year,
+        "income", str(HALF), "--year", "2024",
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "did not complete" in lines[0] and "re-run" in lines[0]
