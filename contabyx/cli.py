@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -45,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--clients-info-table", default=CLIENTS_INFO_TABLE)
     parser.add_argument("--clients-info-by-year-table", default=CLIENTS_INFO_BY_YEAR_TABLE)
     parser.add_argument("--consistent-read", action="store_true", help="strongly consistent reads")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log each retry on stderr (INFO)"
+    )
     parser.add_argument(
         "--exact",
         action="store_true",
@@ -76,6 +80,15 @@ def _lookup(api: contabyxAPI, args: argparse.Namespace) -> Any:
     return api.client(args.id, _BY[args.by])
 
 
+def _log_retries() -> None:
+    """The library's INFO lines (its retries) on stderr; botocore's own stay quiet."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
+    library = logging.getLogger("contabyx")
+    library.addHandler(handler)
+    library.setLevel(logging.INFO)
+
+
 def to_json(value: Any) -> str:
     """JSON text of a lookup; a ``Decimal`` is written as the number it is, digit for digit.
 
@@ -100,6 +113,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "month", None) is not None and args.year is None:
         parser.error(f"{args.command}: --month needs --year")
+    if args.verbose:
+        _log_retries()
     try:
         api = contabyxAPI(
             region_name=args.region,

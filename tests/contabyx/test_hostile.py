@@ -44,6 +44,12 @@ MONTHS: dict[int, dict[int, dict[str, Any]]] = {
     },
     2024: {3: {"income": Decimal("12.34"), "income_count": 1, "balance": Decimal("12.34")}},
 }
+#: What a command needs to reach an endpoint without the local stack's variables.
+OFFLINE = {
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+}
 #: Past FLOAT_EXACT_LIMIT: a float cannot hold these cents.
 HUGE = Decimal("70368744177664.01")
 
@@ -237,13 +243,16 @@ def silent() -> Iterator[str]:
 def test_a_silent_endpoint_fails_with_one_line_after_logged_retries(
     silent: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with (
-        contabyxAPI(
-            region_name="us-east-1", endpoint_url=silent, read_timeout=0.2, connect_timeout=0.2
-        ) as api,
-        caplog.at_level(logging.INFO, logger="contabyx"),
-        pytest.raises(ConnectionFailed) as info,
-    ):
+    api = contabyxAPI(
+        "local",
+        "local",
+        region_name="us-east-1",
+        endpoint_url=silent,
+        read_timeout=0.2,
+        connect_timeout=0.2,
+    )
+    retrying = caplog.at_level(logging.INFO, logger="contabyx")
+    with api, retrying, pytest.raises(ConnectionFailed) as info:
         api.balance(1)
     message = str(info.value)
     assert "\n" not in message
@@ -258,7 +267,7 @@ def test_a_silent_endpoint_fails_with_one_line_after_logged_retries(
 
 def test_the_cli_on_a_silent_endpoint_says_one_line(silent: str) -> None:
     done = contabyx(
-        "balance", "1", AWS_ENDPOINT_URL_DYNAMODB=silent, AWS_READ_TIMEOUT="0.2",
+        "balance", "1", AWS_ENDPOINT_URL_DYNAMODB=silent, **OFFLINE, AWS_READ_TIMEOUT="0.2",
         AWS_CONNECT_TIMEOUT="0.2",
     )  # fmt: skip
     assert done.returncode == 1
@@ -335,3 +344,18 @@ def test_the_cli_on_an_incomplete_client_says_to_re_run(tables: tuple[str, str])
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "did not complete" in lines[0] and "re-run" in lines[0]
+
+
+def test_the_cli_shows_each_retry_when_verbose(silent: str) -> None:
+    done = contabyx(
+        "--verbose", "balance", "1",
+        AWS_ENDPOINT_URL_DYNAMODB=silent, AWS_READ_TIMEOUT="0.2", **OFFLINE,
+    )  # fmt: skip
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 3, done.stderr
+    assert [line.split(" after ")[0] for line in lines[:-1]] == [
+        "contabyx: DynamoDB GetItem: attempt 2 of 3",
+        "contabyx: DynamoDB GetItem: attempt 3 of 3",
+    ]
+    assert "unreachable or too slow" in lines[-1]
