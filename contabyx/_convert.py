@@ -27,6 +27,7 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from contabyx.layout import (
     AMOUNTS,
+    BALANCE,
     FIGURES,
     KEY,
     MONTHS,
@@ -154,8 +155,11 @@ def client_total(item: Mapping[str, Any], exact: bool = False) -> dict[str, Any]
 
 def has_totals(item: Mapping[str, Any]) -> bool:
     """Whether a ``clients_info_by_year`` item carries the client's totals and its run
-    (the layout of :mod:`contabyx.layout`); items of older syncs do not."""
-    return RUN in item and all(name in item for name in FIGURES)
+    (the layout of :mod:`contabyx.layout`); items of older syncs have neither.
+
+    The balance is always stored (zero is a value); any other missing figure is zero.
+    """
+    return RUN in item and BALANCE in item
 
 
 def _years(by_year: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]]:
