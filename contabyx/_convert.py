@@ -1,7 +1,15 @@
 """DynamoDB items to the dicts the API returns: pure functions, no I/O.
 
 Amounts are rounded to cents on the ``Decimal`` (half-even) and only then turned into
-``float``; counts are ``int``. A figure missing from an item counts as zero.
+``float``; with ``exact=True`` they stay ``Decimal``, unrounded (shown with two
+decimals when that loses nothing). Counts are ``int``. A figure missing from an item
+counts as zero.
+
+Floats (IEEE 754 doubles) keep every amount in cents below ``FLOAT_EXACT_LIMIT`` =
+2**46 = 70,368,744,177,664.00: there floats are at most 1/128 apart, so the float of an
+amount rounds back to its cents. From 2**46 on they are 1/64 apart (more than a cent):
+70,368,744,177,664.01 already comes back as .00. (2**53 cents, 90,071,992,547,409.92,
+is the limit for an integer count of cents, not for a float amount.)
 
 >>> deserialize({"clientid": {"N": "42"}, "balance": {"N": "10.505"}})
 {'clientid': Decimal('42'), 'balance': Decimal('10.505')}
@@ -19,9 +27,11 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from contabyx.layout import (
     AMOUNTS,
+    BALANCE,
     FIGURES,
     KEY,
     MONTHS,
+    RUN,
     parse_month_key,
     parse_year_attribute,
 )
@@ -31,7 +41,11 @@ CENT: Final = Decimal("0.01")
 _CONTEXT: Final = Context(prec=160, rounding=ROUND_HALF_EVEN)
 _FALLBACK: Final = TypeDeserializer()
 
-Figures = dict[str, Union[float, int]]
+#: Below this amount every cent has its own float (see the module docstring).
+FLOAT_EXACT_LIMIT: Final = Decimal(2**46)
+
+Amount = Union[float, Decimal]
+Figures = dict[str, Union[Amount, int]]
 Number = Union[Decimal, int, float]
 
 
@@ -67,26 +81,47 @@ def amount(value: Optional[Number]) -> float:
     return float(Decimal(value).quantize(CENT, context=_CONTEXT))
 
 
+def exact_amount(value: Optional[Number]) -> Decimal:
+    """An amount as the exact ``Decimal`` stored; None (missing) is ``Decimal("0.00")``.
+
+    >>> exact_amount(Decimal("10.5")), exact_amount(Decimal("0.125")), exact_amount(None)
+    (Decimal('10.50'), Decimal('0.125'), Decimal('0.00'))
+    """
+    if value is None:
+        return Decimal("0.00")
+    exact = Decimal(value)
+    cents = exact.quantize(CENT, context=_CONTEXT)
+    # Cents read better ("10.50"), but never at the cost of a digit.
+    return cents if cents == exact else exact
+
+
 def count(value: Optional[Number]) -> int:
     """A count as int; None (missing) is 0."""
     return 0 if value is None else int(value)
 
 
-def figure(level: Optional[Mapping[str, Any]], name: str) -> float | int:
+def money(value: Optional[Number], exact: bool = False) -> Amount:
+    """:func:`exact_amount` when ``exact``, else :func:`amount`."""
+    return exact_amount(value) if exact else amount(value)
+
+
+def figure(level: Optional[Mapping[str, Any]], name: str, exact: bool = False) -> Amount | int:
     """One figure of a level (client, year or month map): an amount or a count."""
     raw = None if level is None else level.get(name)
     if name in AMOUNTS:
-        return amount(raw)
+        return money(raw, exact)
     return count(raw)
 
 
-def figures(level: Optional[Mapping[str, Any]]) -> Figures:
+def figures(level: Optional[Mapping[str, Any]], exact: bool = False) -> Figures:
     """The five figures of a level, missing ones as zero.
 
     >>> figures({"balance": Decimal("1"), "income": Decimal("3.333")})["income"]
     3.33
+    >>> figures({"income": Decimal("3.333")}, exact=True)["income"]
+    Decimal('3.333')
     """
-    return {name: figure(level, name) for name in FIGURES}
+    return {name: figure(level, name, exact) for name in FIGURES}
 
 
 def dig(item: Optional[Mapping[str, Any]], *path: str) -> Any:
@@ -103,8 +138,9 @@ def dig(item: Optional[Mapping[str, Any]], *path: str) -> Any:
     return node
 
 
-def client_total(info: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``"total"`` dict of a ``clients_info`` item.
+def client_total(item: Mapping[str, Any], exact: bool = False) -> dict[str, Any]:
+    """The ``"total"`` dict of an item's top level (``clients_info``, or the totals a
+    ``clients_info_by_year`` item carries).
 
     >>> total = client_total({"clientid": Decimal(7), "balance": Decimal("-2.5"),
     ...     "income": Decimal("1"), "expense": Decimal("3.5"),
@@ -112,14 +148,21 @@ def client_total(info: Mapping[str, Any]) -> dict[str, Any]:
     >>> total["clientid"], total["balance"], total["expense_count"]
     (7, -2.5, 2)
     """
-    out: dict[str, Any] = {KEY: int(info[KEY])}
-    out.update(figures(info))
+    out: dict[str, Any] = {KEY: int(item[KEY])}
+    out.update(figures(item, exact))
     return out
 
 
-def _years(by_year: Optional[Mapping[str, Any]]) -> list[tuple[int, Mapping[str, Any]]]:
-    if not by_year:
-        return []
+def has_totals(item: Mapping[str, Any]) -> bool:
+    """Whether a ``clients_info_by_year`` item carries the client's totals and its run
+    (the layout of :mod:`contabyx.layout`); items of older syncs have neither.
+
+    The balance is always stored (zero is a value); any other missing figure is zero.
+    """
+    return RUN in item and BALANCE in item
+
+
+def _years(by_year: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]]:
     found = []
     for name, level in by_year.items():
         year = parse_year_attribute(name)
@@ -129,7 +172,7 @@ def _years(by_year: Optional[Mapping[str, Any]]) -> list[tuple[int, Mapping[str,
     return found
 
 
-def _months(level: Mapping[str, Any]) -> dict[int, Figures]:
+def _months(level: Mapping[str, Any], exact: bool) -> dict[int, Figures]:
     months = level.get(MONTHS)
     if not isinstance(months, Mapping):
         return {}
@@ -137,28 +180,27 @@ def _months(level: Mapping[str, Any]) -> dict[int, Figures]:
     for name in sorted(months):
         month = parse_month_key(name)
         if month is not None and isinstance(months[name], Mapping):
-            found[month] = figures(months[name])
+            found[month] = figures(months[name], exact)
     return found
 
 
 def client_detail(
-    info: Mapping[str, Any], by_year: Optional[Mapping[str, Any]], with_months: bool
+    by_year: Mapping[str, Any], with_months: bool, exact: bool = False
 ) -> dict[str, Any]:
-    """The ``"by_year"`` (``with_months=False``) or ``"by_month"`` dict of a client.
+    """The ``"by_year"`` (``with_months=False``) or ``"by_month"`` dict of a client,
+    all from its one ``clients_info_by_year`` item: totals from its top level, so
+    totals and years always come from the same run.
 
-    ``info`` is its ``clients_info`` item, ``by_year`` its ``clients_info_by_year``
-    item or None when there is none (then ``"years"`` is empty).
-
-    >>> client_detail({"clientid": 7}, {"clientid": 7,
+    >>> client_detail({"clientid": 7, "income": Decimal("2"), "income_count": 1,
     ...     "y2019": {"income": Decimal("2"), "income_count": Decimal(1)}}, False)["years"]
     {2019: {'balance': 0.0, 'income': 2.0, 'expense': 0.0, 'income_count': 1, 'expense_count': 0}}
     """
-    out = client_total(info)
+    out = client_total(by_year, exact)
     years: dict[int, dict[str, Any]] = {}
     for year, level in _years(by_year):
-        entry: dict[str, Any] = dict(figures(level))
+        entry: dict[str, Any] = dict(figures(level, exact))
         if with_months:
-            entry[MONTHS] = _months(level)
+            entry[MONTHS] = _months(level, exact)
         years[year] = entry
     out["years"] = years
     return out

@@ -13,10 +13,12 @@ thread (botocore clients are thread-safe) and pooling its connections.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Optional, cast
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Optional, Union, cast
 
 import boto3
 from botocore.config import Config
@@ -40,6 +42,8 @@ from contabyx.errors import (
     ConnectionFailed,
     ContabyxError,
     CredentialsError,
+    IncompleteClient,
+    OutdatedItem,
     ServiceError,
     TableNotFound,
     Throttled,
@@ -53,12 +57,12 @@ from contabyx.layout import (
     INCOME,
     KEY,
     MONTHS,
+    RUN,
     Projection,
     month_key,
-    month_projection,
+    projection,
     total_projection,
     year_attribute,
-    year_projection,
 )
 
 if TYPE_CHECKING:
@@ -76,7 +80,22 @@ log = logging.getLogger("contabyx")
 #: BatchGetItem takes at most this many keys in one request, across all its tables.
 BATCH_KEYS = 100
 
+#: Lookups are milliseconds: these bound a dead or silent endpoint to seconds.
+#: Environment variables of the same names as the sync's settings override them.
+CONNECT_TIMEOUT_ENV = "AWS_CONNECT_TIMEOUT"
+READ_TIMEOUT_ENV = "AWS_READ_TIMEOUT"
+DEFAULT_CONNECT_TIMEOUT = 2.0
+DEFAULT_READ_TIMEOUT = 5.0
+#: Attempts of one request (botocore standard retry mode), the first included.
+DEFAULT_MAX_ATTEMPTS = 3
+#: The region variables, in the AWS SDKs' order of precedence.
+REGION_ENVS = ("AWS_REGION", "AWS_DEFAULT_REGION")
+
+Amount = Union[float, Decimal]
+
 _TOTAL = total_projection(*FIGURES)
+_KEY_ONLY = total_projection()
+_FAILURE = "contabyx_failure"
 _CREDENTIAL_CODES = frozenset(
     {
         "UnrecognizedClientException",
@@ -99,6 +118,57 @@ _THROTTLE_CODES = frozenset(
         "TooManyRequestsException",
     }
 )
+
+
+def _timeout(given: Optional[float], env: str, default: float) -> float:
+    """A timeout in seconds: ``given``, else the environment variable ``env``, else
+    ``default``; ConfigurationError naming the variable when it is not a number > 0."""
+    if given is not None:
+        if isinstance(given, bool) or not isinstance(given, (int, float)):
+            raise TypeError(f"{env.lower()[4:]} must be a number, not {type(given).__name__}")
+        if not given > 0:
+            raise ValueError(f"{env.lower()[4:]} must be > 0 seconds, got {given}")
+        return float(given)
+    raw = os.environ.get(env, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise ConfigurationError(f"{env}={raw!r} is not a number of seconds > 0; fix or unset it")
+    return value
+
+
+def _total_attempts(retries: Mapping[str, Any]) -> int:
+    """Attempts per request, the first included, of a botocore ``retries`` setting
+    (whose ``max_attempts`` counts retries only)."""
+    if "total_max_attempts" in retries:
+        return int(retries["total_max_attempts"])
+    return int(retries.get("max_attempts", DEFAULT_MAX_ATTEMPTS - 1)) + 1
+
+
+def _region(region_name: Optional[str], session: Optional[Session]) -> Optional[str]:
+    """The region asked for, else (without a session of the caller's) the first of
+    AWS_REGION, AWS_DEFAULT_REGION that is set; None lets botocore use the profile."""
+    if region_name is not None or session is not None:
+        return region_name
+    for name in REGION_ENVS:
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+def _describe_failure(response: Any, caught_exception: Optional[BaseException]) -> str:
+    if caught_exception is not None:
+        return f"{type(caught_exception).__name__}: {_one_line(str(caught_exception), 160)}"
+    if response is not None:
+        error = response[1].get("Error", {}) if isinstance(response[1], dict) else {}
+        status = response[1].get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+        return f"{error.get('Code') or 'HTTP ' + str(status)}"
+    return "an unknown failure"
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -141,10 +211,20 @@ class contabyxAPI:
     >>> api.balance(42), api.income(42, year=2019), api.expense(42, 2019, 7)
     (10.5, 1200.0, 35.2)
 
+    The region is ``region_name``, else ``AWS_REGION``, else ``AWS_DEFAULT_REGION``,
+    else the profile's.
+
     :param consistent_read: strongly consistent reads (twice the read capacity).
-    :param config: a ``botocore.config.Config`` merged over the defaults (2 s connect
-        timeout, 5 s read timeout, standard retry mode with 4 attempts, 32 pooled
-        connections).
+    :param exact: amounts as ``Decimal``, exactly as stored, instead of floats rounded
+        to cents (floats lose cents from 2**46 = 70,368,744,177,664 on).
+    :param connect_timeout, read_timeout: seconds; default the environment variables
+        ``AWS_CONNECT_TIMEOUT`` and ``AWS_READ_TIMEOUT`` (the sync's settings), else 2
+        and 5. A silent endpoint fails a lookup after about ``max_attempts`` read
+        timeouts, with each retry logged at INFO on the ``contabyx`` logger.
+    :param max_attempts: attempts per request, the first included (botocore standard
+        retry mode, exponential backoff).
+    :param config: a ``botocore.config.Config`` merged over these defaults (and 32
+        pooled connections).
     :param batch_max_attempts: BatchGetItem requests made for one batch while DynamoDB
         leaves keys unprocessed, before :class:`~contabyx.errors.Throttled` is raised.
     :param batch_backoff_base, batch_backoff_cap: the exponential backoff, with full
@@ -163,6 +243,10 @@ class contabyxAPI:
         clients_info_table: str = CLIENTS_INFO_TABLE,
         clients_info_by_year_table: str = CLIENTS_INFO_BY_YEAR_TABLE,
         consistent_read: bool = False,
+        exact: bool = False,
+        connect_timeout: Optional[float] = None,
+        read_timeout: Optional[float] = None,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         config: Optional[Config] = None,
         max_pool_connections: int = 32,
         batch_max_attempts: int = 8,
@@ -188,13 +272,15 @@ class contabyxAPI:
             raise ValueError("pass both aws_access_key_id and aws_secret_access_key, or neither")
         if aws_session_token is not None and aws_access_key_id is None:
             raise ValueError("aws_session_token needs aws_access_key_id and aws_secret_access_key")
-        if not isinstance(consistent_read, bool):
-            raise TypeError(f"consistent_read must be a bool, not {type(consistent_read).__name__}")
+        for name, flag in (("consistent_read", consistent_read), ("exact", exact)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be a bool, not {type(flag).__name__}")
         if config is not None and not isinstance(config, Config):
             raise TypeError(f"config must be a botocore Config, not {type(config).__name__}")
         for name, number in (
             ("max_pool_connections", max_pool_connections),
             ("batch_max_attempts", batch_max_attempts),
+            ("max_attempts", max_attempts),
         ):
             if isinstance(number, bool) or not isinstance(number, int):
                 raise TypeError(f"{name} must be an int, not {type(number).__name__}")
@@ -204,6 +290,7 @@ class contabyxAPI:
             raise ValueError("need 0 <= batch_backoff_base <= batch_backoff_cap")
 
         self._consistent_read = consistent_read
+        self._exact = exact
         self._batch_max_attempts = batch_max_attempts
         self._backoff_base = float(batch_backoff_base)
         self._backoff_cap = float(batch_backoff_cap)
@@ -211,12 +298,13 @@ class contabyxAPI:
 
         defaults = Config(
             max_pool_connections=max_pool_connections,
-            connect_timeout=2,
-            read_timeout=5,
-            retries={"mode": "standard", "max_attempts": 4},
+            connect_timeout=_timeout(connect_timeout, CONNECT_TIMEOUT_ENV, DEFAULT_CONNECT_TIMEOUT),
+            read_timeout=_timeout(read_timeout, READ_TIMEOUT_ENV, DEFAULT_READ_TIMEOUT),
+            retries={"mode": "standard", "total_max_attempts": max_attempts},
             tcp_keepalive=True,
         )
         merged = defaults.merge(config) if config is not None else defaults
+        self._max_attempts = _total_attempts(getattr(merged, "retries", None) or {})
         try:
             chosen = session if session is not None else boto3.session.Session()
             self._client: DynamoDBClient = chosen.client(
@@ -224,7 +312,7 @@ class contabyxAPI:
                 aws_access_key_id=aws_access_key_id,
                 aws_secret_access_key=aws_secret_access_key,
                 aws_session_token=aws_session_token,
-                region_name=region_name,
+                region_name=_region(region_name, session),
                 endpoint_url=endpoint_url,
                 config=merged,
             )
@@ -236,6 +324,33 @@ class contabyxAPI:
             raise ConfigurationError(
                 f"cannot set up the DynamoDB client: {self._scrub(_one_line(str(exc)))}"
             ) from exc
+        events = self._client.meta.events
+        events.register("needs-retry.dynamodb", self._note_failure)
+        events.register("request-created.dynamodb", self._log_retry)
+
+    def _note_failure(
+        self,
+        request_dict: dict[str, Any],
+        response: Any = None,
+        caught_exception: Optional[BaseException] = None,
+        **_: Any,
+    ) -> None:
+        # Kept for _log_retry: botocore retries without saying why above DEBUG.
+        request_dict["context"][_FAILURE] = self._scrub(
+            _describe_failure(response, caught_exception)
+        )
+
+    def _log_retry(self, request: Any, operation_name: str, **_: Any) -> None:
+        context = getattr(request, "context", None) or {}
+        attempt = int(context.get("retries", {}).get("attempt", 1))
+        if attempt > 1:
+            log.info(
+                "DynamoDB %s: attempt %d of %d after %s",
+                operation_name,
+                attempt,
+                self._max_attempts,
+                context.get(_FAILURE, "a failure"),
+            )
 
     # --- Public surface -------------------------------------------------------------
 
@@ -268,7 +383,7 @@ class contabyxAPI:
             f"clients_info_by_year_table={self._by_year_table!r}, "
             f"region_name={self._client.meta.region_name!r}, "
             f"endpoint_url={self._client.meta.endpoint_url!r}, "
-            f"consistent_read={self._consistent_read!r})"
+            f"consistent_read={self._consistent_read!r}, exact={self._exact!r})"
         )
 
     def close(self) -> None:
@@ -281,7 +396,7 @@ class contabyxAPI:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def balance(self, id: int) -> float:
+    def balance(self, id: int) -> Amount:
         """The client's balance (income minus expense over all time), rounded to cents.
 
         One GetItem on ``clients_info`` projecting ``clientid, balance``.
@@ -294,9 +409,9 @@ class contabyxAPI:
         """
         clientid = _validate.check_id(id)
         item = self._get_item(self._info_table, clientid, _BALANCE)
-        return _convert.amount(item.get(BALANCE))
+        return self._money(item.get(BALANCE))
 
-    def income(self, id: int, year: Optional[int] = None, month: Optional[int] = None) -> float:
+    def income(self, id: int, year: Optional[int] = None, month: Optional[int] = None) -> Amount:
         """Total income of the client: over all time, in ``year``, or in ``month`` of ``year``.
 
         One GetItem projecting only that figure and the key. A known client with nothing
@@ -306,11 +421,14 @@ class contabyxAPI:
         (5300.25, 1200.0, 0.0)
 
         :raises ClientNotFound: no client has this id.
+        :raises IncompleteClient: a known client without its by-year item (the last
+            sync did not complete; re-run it). ``OutdatedItem``: that item is of an
+            older layout (re-run the sync).
         :raises TypeError, ValueError: bad id, year (1..9999) or month (1..12, needs a year).
         """
         return self._figure(INCOME, id, year, month)
 
-    def expense(self, id: int, year: Optional[int] = None, month: Optional[int] = None) -> float:
+    def expense(self, id: int, year: Optional[int] = None, month: Optional[int] = None) -> Amount:
         """Total expenses of the client: over all time, in ``year``, or in ``month`` of ``year``.
 
         Same arguments, round trip and errors as :meth:`income`.
@@ -321,13 +439,16 @@ class contabyxAPI:
         return self._figure(EXPENSE, id, year, month)
 
     def client(self, id: int, return_type: str = "total") -> dict[str, Any]:
-        """Every figure of one client, in one BatchGetItem request.
+        """Every figure of one client, in one GetItem.
 
-        ``return_type`` is ``"total"`` (client totals), ``"by_year"`` (plus a ``"years"``
-        dict keyed by int year) or ``"by_month"`` (each year also has a ``"months"`` dict
-        keyed by int month). Only years and months with at least one income or expense
-        transaction appear. Besides balance, income and expense (floats), every level
-        carries ``income_count`` and ``expense_count`` (ints).
+        ``return_type`` is ``"total"`` (client totals, from ``clients_info``),
+        ``"by_year"`` (plus a ``"years"`` dict keyed by int year) or ``"by_month"``
+        (each year also has a ``"months"`` dict keyed by int month); both of these read
+        the client's one ``clients_info_by_year`` item, so totals and years always come
+        from the same sync run. Only years and months with at least one income or
+        expense transaction appear. Besides balance, income and expense (floats, or
+        Decimal with ``exact=True``), every level carries ``income_count`` and
+        ``expense_count`` (ints).
 
         >>> api.client(42)
         {'clientid': 42, 'balance': 10.5, 'income': 5300.25, 'expense': 5289.75,
@@ -336,68 +457,104 @@ class contabyxAPI:
         35.2
 
         :raises ClientNotFound: no client has this id.
+        :raises IncompleteClient, OutdatedItem: as for :meth:`income`.
         :raises TypeError, ValueError: bad id, or ``return_type`` not one of the three.
         """
         clientid = _validate.check_id(id)
         kind = _validate.check_return_type(return_type)
-        found = self._fetch([clientid], kind)
-        if clientid not in found:
-            raise ClientNotFound(clientid, self._info_table)
-        return found[clientid]
+        if kind == "total":
+            item = self._get_item(self._info_table, clientid, _TOTAL)
+            return _convert.client_total(item, self._exact)
+        found = self._by_year_item(clientid, None)
+        return _convert.client_detail(found, kind == "by_month", self._exact)
 
     def clients(self, ids: Iterable[int], return_type: str = "total") -> dict[int, dict[str, Any]]:
         """:meth:`client` for many ids at once, keyed by id, in first-seen order.
 
         Ids that do not exist are absent from the result (no ClientNotFound);
         duplicates are read once. Every id is checked before any request. Requests are
-        BatchGetItem of up to 100 keys: 100 clients for ``"total"``, 50 otherwise (one
-        key in each table).
+        BatchGetItem of up to 100 keys, on ``clients_info`` for ``"total"``, else on
+        ``clients_info_by_year`` (then one more, on ``clients_info`` projecting only
+        the key, for the ids it lacks, to tell unknown clients from incomplete ones).
 
         >>> api.clients([42, 43, 999999])
         {42: {'clientid': 42, 'balance': 10.5, ...}, 43: {'clientid': 43, ...}}
 
+        :raises IncompleteClient, OutdatedItem: as for :meth:`income`, naming every
+            such client of the request.
         :raises TypeError, ValueError: ``ids`` is not an iterable of ints >= 0, or a bad
             ``return_type``.
         """
         clientids = _validate.check_ids(ids)
         kind = _validate.check_return_type(return_type)
-        per_request = BATCH_KEYS if kind == "total" else BATCH_KEYS // 2
         found: dict[int, dict[str, Any]] = {}
-        for start in range(0, len(clientids), per_request):
-            found.update(self._fetch(clientids[start : start + per_request], kind))
+        for start in range(0, len(clientids), BATCH_KEYS):
+            found.update(self._fetch(clientids[start : start + BATCH_KEYS], kind))
         return {c: found[c] for c in clientids if c in found}
 
     # --- Requests -------------------------------------------------------------------
 
-    def _figure(self, name: str, id: object, year: object, month: object) -> float:
+    def _money(self, value: Any) -> Amount:
+        return _convert.money(value, self._exact)
+
+    def _figure(self, name: str, id: object, year: object, month: object) -> Amount:
         clientid = _validate.check_id(id)
         y, m = _validate.check_period(year, month)
-        path: tuple[str, ...]
         if y is None:
-            table, projection, path = self._info_table, _FIGURE[name], (name,)
-        elif m is None:
-            table = self._by_year_table
-            projection = year_projection(y, name)
-            path = (year_attribute(y), name)
-        else:
-            table = self._by_year_table
-            projection = month_projection(y, m, name)
+            item = self._get_item(self._info_table, clientid, _FIGURE[name])
+            return self._money(item.get(name))
+        path: tuple[str, ...] = (year_attribute(y), name)
+        if m is not None:
             path = (year_attribute(y), MONTHS, month_key(m), name)
-        item = self._get_item(table, clientid, projection)
-        return _convert.amount(_convert.dig(item, *path))
+        # The run too: an item without one is of an older layout.
+        item = self._by_year_item(clientid, projection((KEY,), (RUN,), path))
+        return self._money(_convert.dig(item, *path))
+
+    def _by_year_item(self, clientid: int, wanted: Optional[Projection]) -> dict[str, Any]:
+        """The client's ``clients_info_by_year`` item (``wanted`` of it, with ``run``),
+        checked to be of the current layout; ClientNotFound or IncompleteClient when
+        there is none."""
+        try:
+            item = self._get_item(self._by_year_table, clientid, wanted)
+        except ClientNotFound:
+            # Only on this rare path: a second read tells "unknown" from "incomplete".
+            self._get_item(self._info_table, clientid, _KEY_ONLY)
+            raise IncompleteClient((clientid,), self._by_year_table) from None
+        self._check_layout([item])
+        return item
+
+    def _check_layout(self, items: Iterable[Mapping[str, Any]], full: bool = False) -> None:
+        outdated = tuple(
+            int(item[KEY])
+            for item in items
+            if (not _convert.has_totals(item) if full else RUN not in item)
+        )
+        if outdated:
+            raise OutdatedItem(outdated, self._by_year_table)
 
     @staticmethod
     def _key(clientid: int) -> dict[str, AttributeValueTypeDef]:
         return {KEY: {"N": str(clientid)}}
 
-    def _get_item(self, table: str, clientid: int, projection: Projection) -> dict[str, Any]:
+    def _get_item(
+        self,
+        table: str,
+        clientid: int,
+        wanted: Optional[Projection],
+    ) -> dict[str, Any]:
+        """One item, or only ``wanted`` of it (None: the whole item)."""
+        extra: dict[str, Any] = {}
+        if wanted is not None:
+            extra = {
+                "ProjectionExpression": wanted.expression,
+                "ExpressionAttributeNames": wanted.names,
+            }
         try:
             response = self._client.get_item(
                 TableName=table,
                 Key=self._key(clientid),
-                ProjectionExpression=projection.expression,
-                ExpressionAttributeNames=projection.names,
                 ConsistentRead=self._consistent_read,
+                **extra,
             )
         except (ClientError, BotoCoreError) as exc:
             raise self._translate(exc, "GetItem", (table,)) from exc
@@ -405,42 +562,50 @@ class contabyxAPI:
         # The key is always projected: an item without it is no item at all.
         if not raw or KEY not in raw:
             raise ClientNotFound(clientid, table)
-        return _convert.deserialize(raw)
+        item = _convert.deserialize(raw)
+        if wanted is None:
+            self._check_layout([item], full=True)
+        return item
 
     def _fetch(self, clientids: list[int], kind: str) -> dict[int, dict[str, Any]]:
         """One batch (at most 100 keys) of clients, shaped for ``kind``."""
         keys = [self._key(c) for c in clientids]
-        request: dict[str, KeysAndAttributesTypeDef] = {
-            self._info_table: {
-                "Keys": keys,
-                "ProjectionExpression": _TOTAL.expression,
-                "ExpressionAttributeNames": _TOTAL.names,
-                "ConsistentRead": self._consistent_read,
-            }
-        }
-        if kind != "total":
-            # The whole item: the years it holds are only known once it is read, and a
-            # projection cannot name attributes by pattern.
-            request[self._by_year_table] = {
-                "Keys": list(keys),
-                "ConsistentRead": self._consistent_read,
-            }
-        responses = self._batch_get(request)
-        infos = {}
-        for raw in responses.get(self._info_table, []):
-            item = _convert.deserialize(raw)
-            infos[int(item[KEY])] = item
         if kind == "total":
-            return {c: _convert.client_total(item) for c, item in infos.items()}
-        by_year = {}
-        for raw in responses.get(self._by_year_table, []):
-            item = _convert.deserialize(raw)
-            by_year[int(item[KEY])] = item
+            infos = self._batch_items(self._info_table, keys, _TOTAL)
+            return {c: _convert.client_total(item, self._exact) for c, item in infos.items()}
+        # The whole item: the years it holds are only known once it is read, and a
+        # projection cannot name attributes by pattern.
+        by_year = self._batch_items(self._by_year_table, keys, None)
+        self._check_layout(by_year.values(), full=True)
+        lacking = [self._key(c) for c in clientids if c not in by_year]
+        if lacking:
+            known = self._batch_items(self._info_table, lacking, _KEY_ONLY)
+            if known:
+                raise IncompleteClient(tuple(sorted(known)), self._by_year_table)
         with_months = kind == "by_month"
         return {
-            c: _convert.client_detail(item, by_year.get(c), with_months)
-            for c, item in infos.items()
+            c: _convert.client_detail(item, with_months, self._exact) for c, item in by_year.items()
         }
+
+    def _batch_items(
+        self,
+        table: str,
+        keys: list[dict[str, AttributeValueTypeDef]],
+        wanted: Optional[Projection],
+    ) -> dict[int, dict[str, Any]]:
+        """The items of these keys (at most 100) in ``table``, by clientid."""
+        request: KeysAndAttributesTypeDef = {
+            "Keys": keys,
+            "ConsistentRead": self._consistent_read,
+        }
+        if wanted is not None:
+            request["ProjectionExpression"] = wanted.expression
+            request["ExpressionAttributeNames"] = wanted.names
+        items = {}
+        for raw in self._batch_get({table: request}).get(table, []):
+            item = _convert.deserialize(raw)
+            items[int(item[KEY])] = item
+        return items
 
     def _batch_get(
         self, request: dict[str, KeysAndAttributesTypeDef]
@@ -475,7 +640,7 @@ class contabyxAPI:
                     f"after {attempt} attempts: the tables are throttled, try again later"
                 )
             delay = random.uniform(0, min(self._backoff_cap, self._backoff_base * 2**attempt))
-            log.debug(
+            log.info(
                 "BatchGetItem left %d keys unprocessed; attempt %d in %.3f s",
                 count,
                 attempt + 1,
@@ -497,7 +662,8 @@ class contabyxAPI:
             if code == "ResourceNotFoundException":
                 return TableNotFound(
                     f"{operation}: table {where} not found in region {region} "
-                    f"(ResourceNotFoundException: {detail})"
+                    f"(ResourceNotFoundException: {detail}); check the region and table "
+                    "names, or create the tables (contabyx-etl create-tables)"
                 )
             if code in _ACCESS_CODES:
                 return AccessDenied(
@@ -521,7 +687,10 @@ class contabyxAPI:
             )
         if isinstance(exc, (BotoConnectionError, HTTPClientError, ConnectionClosedError)):
             return ConnectionFailed(
-                f"{operation} on {where}: DynamoDB unreachable or too slow ({detail})"
+                f"{operation} on {where}: DynamoDB unreachable or too slow after "
+                f"{self._max_attempts} attempts ({detail}); check the endpoint "
+                f"({self._client.meta.endpoint_url}) and the network, or raise "
+                f"{READ_TIMEOUT_ENV}/{CONNECT_TIMEOUT_ENV}"
             )
         return ServiceError(f"{operation} on {where} failed ({type(exc).__name__}: {detail})")
 

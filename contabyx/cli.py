@@ -7,6 +7,9 @@ the command line.
     contabyx income 42 --year 2019 --month 7  # 0.0
     contabyx expense 42 --year 2019
     contabyx client 42 --by month             # {"clientid": 42, ..., "years": {"2019": ...}}
+    contabyx --exact balance 42               # 10.50: every digit stored, no float
+
+Timeouts: ``AWS_CONNECT_TIMEOUT`` and ``AWS_READ_TIMEOUT`` (seconds), as for the library.
 
 Exit status: 0 on success; 2 with one line on stderr when the client does not exist,
 and 2 with argparse's usage message for bad arguments; 1 with one line on stderr for
@@ -17,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any, Optional
 
 from contabyx.api import contabyxAPI
@@ -41,6 +46,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--clients-info-table", default=CLIENTS_INFO_TABLE)
     parser.add_argument("--clients-info-by-year-table", default=CLIENTS_INFO_BY_YEAR_TABLE)
     parser.add_argument("--consistent-read", action="store_true", help="strongly consistent reads")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log each retry on stderr (INFO)"
+    )
+    parser.add_argument(
+        "--exact",
+        action="store_true",
+        help="print amounts exactly as stored (floats lose cents past 2**46 = 7.0e13)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
@@ -67,6 +80,29 @@ def _lookup(api: contabyxAPI, args: argparse.Namespace) -> Any:
     return api.client(args.id, _BY[args.by])
 
 
+def _log_retries() -> None:
+    """The library's INFO lines (its retries) on stderr; botocore's own stay quiet."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
+    library = logging.getLogger("contabyx")
+    library.addHandler(handler)
+    library.setLevel(logging.INFO)
+
+
+def to_json(value: Any) -> str:
+    """JSON text of a lookup; a ``Decimal`` is written as the number it is, digit for digit.
+
+    >>> to_json({"clientid": 7, "years": {2019: {"income": Decimal("70368744177664.01")}}})
+    '{"clientid": 7, "years": {"2019": {"income": 70368744177664.01}}}'
+    """
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Mapping):
+        pairs = (f"{json.dumps(str(k))}: {to_json(v)}" for k, v in value.items())
+        return "{" + ", ".join(pairs) + "}"
+    return json.dumps(value)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status.
 
@@ -77,6 +113,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "month", None) is not None and args.year is None:
         parser.error(f"{args.command}: --month needs --year")
+    if args.verbose:
+        _log_retries()
     try:
         api = contabyxAPI(
             region_name=args.region,
@@ -84,6 +122,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             clients_info_table=args.clients_info_table,
             clients_info_by_year_table=args.clients_info_by_year_table,
             consistent_read=args.consistent_read,
+            exact=args.exact,
         )
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
@@ -101,7 +140,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ContabyxError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps(result))
+    print(to_json(result))
     return 0
 
 

@@ -23,6 +23,9 @@ __all__ = [
     "ConnectionFailed",
     "ContabyxError",
     "CredentialsError",
+    "IncompleteClient",
+    "InconsistentClient",
+    "OutdatedItem",
     "ServiceError",
     "TableNotFound",
     "Throttled",
@@ -48,6 +51,50 @@ class ClientNotFound(ContabyxError, LookupError):
 
     def __reduce__(self) -> tuple[type[ClientNotFound], tuple[int, str | None]]:
         return (type(self), (self.clientid, self.table))
+
+
+def _some(clientids: tuple[int, ...], shown: int = 5) -> str:
+    named = ", ".join(str(c) for c in clientids[:shown])
+    more = len(clientids) - shown
+    word = "client" if len(clientids) == 1 else "clients"
+    return f"{word} {named}" + (f" (and {more} more)" if more > 0 else "")
+
+
+class InconsistentClient(ContabyxError):
+    """The two tables do not hold a whole, current picture of these clients: the
+    last sync did not complete, or wrote an older layout. Re-running the sync
+    (``contabyx-etl run``) fixes it.
+
+    >>> InconsistentClient((42,), "clients_info_by_year").clientids
+    (42,)
+    """
+
+    _problem = "are inconsistent"
+
+    def __init__(self, clientids: tuple[int, ...], table: str) -> None:
+        self.clientids = tuple(clientids)
+        self.table = table
+        super().__init__(
+            f"{_some(self.clientids)}: {self._problem.format(table=table)}; "
+            "re-run the sync (contabyx-etl run)"
+        )
+
+    def __reduce__(self) -> tuple[type[InconsistentClient], tuple[tuple[int, ...], str]]:
+        return (type(self), (self.clientids, self.table))
+
+
+class IncompleteClient(InconsistentClient):
+    """A known client (in ``clients_info``) has no item in ``clients_info_by_year``:
+    the last sync did not complete."""
+
+    _problem = "known, but without an item in table {table!r}: the last sync did not complete"
+
+
+class OutdatedItem(InconsistentClient):
+    """A ``clients_info_by_year`` item has the layout of an older sync (no totals or
+    run at its top level)."""
+
+    _problem = "the item in table {table!r} has the layout of an older sync (no totals or run)"
 
 
 class ConfigurationError(ContabyxError):

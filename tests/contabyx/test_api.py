@@ -34,6 +34,7 @@ from contabyx import (
     Throttled,
     contabyxAPI,
 )
+from tests.support.by_year_layout import add_totals
 from tests.support.expected import ClientFigures, Figures, cents, expected_client
 from tests.support.synced import seed_and_sync
 
@@ -54,9 +55,11 @@ SENTINELS = (SENTINEL_KEY_ID, SENTINEL_SECRET, SENTINEL_TOKEN)
 @pytest.fixture(scope="module")
 def expected(local_stack: Any, warehouse: Any) -> dict[int, ClientFigures]:
     """Seed, compute the figures from the source rows, sync into this module's tables."""
-    return seed_and_sync(
+    figures = seed_and_sync(
         local_stack, warehouse, clients=CLIENTS, seed=7, years=YEARS, tables=(INFO, BY_YEAR)
     )
+    add_totals(BY_YEAR)
+    return figures
 
 
 @pytest.fixture(scope="module")
@@ -233,9 +236,13 @@ def test_clients_of_every_client(
     assert list(got) == ids  # first-seen order; unknown absent; duplicates once
     for clientid in ids:
         assert got[clientid] == expected_client(clientid, expected[clientid], return_type)
-    per_request = 100 if return_type == "total" else 50
     batches = [body for op, body in calls.sent if op == "BatchGetItem"]
-    assert len(batches) == -(-(len(ids) + 1) // per_request)
+    table = INFO if return_type == "total" else BY_YEAR
+    reads = [b for b in batches if set(b["RequestItems"]) == {table}]
+    assert len(reads) == -(-(len(ids) + 1) // 100)
+    # By year, the ids the by-year table lacks are looked up, key only, in clients_info:
+    # one more request for the batch that holds the unknown id.
+    assert len(batches) == len(reads) + (return_type != "total")
     for body in batches:
         keys = sum(len(t["Keys"]) for t in body["RequestItems"].values())
         assert keys <= 100
@@ -364,14 +371,21 @@ def test_one_get_item_each_with_a_projection(
         (
             lambda: api.income(clientid, 2019),
             BY_YEAR,
-            "#n0, #n1.#n2",
-            {"#n0": "clientid", "#n1": "y2019", "#n2": "income"},
+            "#n0, #n1, #n2.#n3",
+            {"#n0": "clientid", "#n1": "run", "#n2": "y2019", "#n3": "income"},
         ),
         (
             lambda: api.expense(clientid, 2019, 7),
             BY_YEAR,
-            "#n0, #n1.#n2.#n3.#n4",
-            {"#n0": "clientid", "#n1": "y2019", "#n2": "months", "#n3": "m07", "#n4": "expense"},
+            "#n0, #n1, #n2.#n3.#n4.#n5",
+            {
+                "#n0": "clientid",
+                "#n1": "run",
+                "#n2": "y2019",
+                "#n3": "months",
+                "#n4": "m07",
+                "#n5": "expense",
+            },
         ),
     ]
     for call, table, projection, names in cases:
@@ -387,15 +401,15 @@ def test_one_get_item_each_with_a_projection(
 
 
 @pytest.mark.parametrize("return_type", ["total", "by_year", "by_month"])
-def test_client_is_one_batch_get_item(
+def test_client_is_one_get_item_of_one_table(
     api: contabyxAPI, expected: dict[int, ClientFigures], calls: Calls, return_type: str
 ) -> None:
     clientid = sample(expected, 1)[0]
     api.client(clientid, return_type)
-    assert [op for op, _ in calls.sent] == ["BatchGetItem"]
-    tables = calls.sent[0][1]["RequestItems"]
-    assert set(tables) == ({INFO} if return_type == "total" else {INFO, BY_YEAR})
-    assert "ProjectionExpression" in tables[INFO]
+    assert [op for op, _ in calls.sent] == ["GetItem"]
+    body = calls.sent[0][1]
+    assert body["TableName"] == (INFO if return_type == "total" else BY_YEAR)
+    assert body["Key"] == {"clientid": {"N": str(clientid)}}
 
 
 def test_consistent_read(expected: dict[int, ClientFigures]) -> None:
@@ -409,8 +423,10 @@ def test_consistent_read(expected: dict[int, ClientFigures]) -> None:
         assert strong.client(clientid, "by_month") == expected_client(
             clientid, expected[clientid], "by_month"
         )
-    get, batch = recorder.sent[0][1], recorder.sent[1][1]
+        strong.clients([clientid], "by_year")
+    get, by_year, batch = (body for _, body in recorder.sent)
     assert get["ConsistentRead"] is True
+    assert by_year["ConsistentRead"] is True
     assert all(t["ConsistentRead"] is True for t in batch["RequestItems"].values())
 
 
@@ -450,8 +466,8 @@ def test_unprocessed_keys_are_retried(expected: dict[int, ClientFigures]) -> Non
         events.register("after-call.dynamodb.BatchGetItem", hook)
         got = api.clients(ids, "by_year")
         assert got == {c: expected_client(c, expected[c], "by_year") for c in ids}
-        # Two batches of 50 and 30 clients; the first two responses kept half back.
-        assert recorder.operations() == Counter({"BatchGetItem": 4})
+        # One batch of 80 clients; the first two responses kept half back.
+        assert recorder.operations() == Counter({"BatchGetItem": 3})
         retried = recorder.sent[1][1]["RequestItems"]
         assert 0 < sum(len(t["Keys"]) for t in retried.values()) < 100
         assert all("ConsistentRead" in t for t in retried.values())
@@ -459,9 +475,9 @@ def test_unprocessed_keys_are_retried(expected: dict[int, ClientFigures]) -> Non
         recorder.clear()
         hook.times, hook.seen = 1, 0
         clientid = ids[0]
-        assert api.client(clientid, "by_month") == expected_client(
-            clientid, expected[clientid], "by_month"
-        )
+        assert api.clients([clientid], "by_month") == {
+            clientid: expected_client(clientid, expected[clientid], "by_month")
+        }
         assert recorder.operations() == Counter({"BatchGetItem": 2})
 
 
@@ -483,7 +499,7 @@ def test_unprocessed_keys_exhausted_raise_throttled(
         events.register("before-send.dynamodb", recorder)
         events.register("after-call.dynamodb.BatchGetItem", Unprocess(times=None))
         with caplog.at_level(logging.DEBUG, logger="contabyx"), pytest.raises(Throttled) as info:
-            api.client(sorted(expected)[0], "by_year")
+            api.clients([sorted(expected)[0]], "by_year")
     assert recorder.operations() == Counter({"BatchGetItem": 3})
     assert isinstance(info.value, ContabyxError)
     assert "unprocessed" in str(info.value)
@@ -502,7 +518,7 @@ def test_a_missing_table(expected: dict[int, ClientFigures]) -> None:
     with contabyxAPI(
         clients_info_table="api_no_such_table", clients_info_by_year_table=BY_YEAR
     ) as api:
-        for call in (lambda: api.balance(clientid), lambda: api.client(clientid, "by_year")):
+        for call in (lambda: api.balance(clientid), lambda: api.client(clientid)):
             with pytest.raises(TableNotFound) as info:
                 call()
             assert isinstance(info.value, ContabyxError)
@@ -601,7 +617,7 @@ def test_aws_errors_map_to_contabyx_errors(
         with pytest.raises(error) as info:
             api.income(7, 2019)
         with pytest.raises(error) as batch_info:
-            api.client(7)
+            api.clients([7])
     for failure in (info.value, batch_info.value):
         assert isinstance(failure, ContabyxError)
         assert code in str(failure)

@@ -87,7 +87,8 @@ def test_dig() -> None:
 
 INFO = {"clientid": Decimal(42), **level("100.505", "90", 3, 2)}
 BY_YEAR = {
-    "clientid": Decimal(42),
+    **INFO,
+    "run": "2026-11-28T02:00:00Z-1a2b3c",
     "years": [Decimal(2021), Decimal(2019)],
     "y2021": {**level("0", "90", 0, 2), "months": {"m12": level("0", "90", 0, 2)}},
     "y2019": {
@@ -109,7 +110,7 @@ def test_client_total() -> None:
 
 
 def test_client_by_year_has_sorted_int_years_without_months() -> None:
-    got = _convert.client_detail(INFO, BY_YEAR, with_months=False)
+    got = _convert.client_detail(BY_YEAR, with_months=False)
     assert list(got["years"]) == [2019, 2021]
     assert got["years"][2019] == {
         "balance": 100.5,
@@ -123,7 +124,7 @@ def test_client_by_year_has_sorted_int_years_without_months() -> None:
 
 
 def test_client_by_month_has_sorted_int_months() -> None:
-    got = _convert.client_detail(INFO, BY_YEAR, with_months=True)
+    got = _convert.client_detail(BY_YEAR, with_months=True)
     assert list(got["years"][2019]["months"]) == [1, 7]
     assert got["years"][2019]["months"][1]["income"] == 0.5
     assert got["years"][2021]["months"] == {
@@ -139,13 +140,50 @@ def test_client_by_month_has_sorted_int_months() -> None:
         assert set(FIGURES) | {"months"} == set(year)
 
 
-def test_client_detail_without_by_year_item_has_no_years() -> None:
-    assert _convert.client_detail(INFO, None, with_months=True)["years"] == {}
+def test_client_detail_totals_come_from_the_by_year_item() -> None:
+    other = {**BY_YEAR, **level("1", "0", 1, 0)}
+    assert _convert.client_detail(other, with_months=False)["income"] == 1.0
 
 
 def test_client_detail_ignores_attributes_that_are_not_years() -> None:
-    odd = {"clientid": Decimal(1), "years": [], "yabcd": {}, "y2019x": {}, "note": "x"}
-    assert _convert.client_detail(INFO, odd, with_months=True)["years"] == {}
+    odd = {**INFO, "years": [], "yabcd": {}, "y2019x": {}, "note": "x"}
+    assert _convert.client_detail(odd, with_months=True)["years"] == {}
+
+
+def test_has_totals_tells_the_layouts_apart() -> None:
+    assert _convert.has_totals(BY_YEAR)
+    older = {k: v for k, v in BY_YEAR.items() if k not in (*FIGURES, "run")}
+    assert not _convert.has_totals(older)
+    assert not _convert.has_totals({k: v for k, v in BY_YEAR.items() if k != "run"})
+
+
+# --- exact amounts and where floats stop being exact --------------------------------
+
+
+def test_exact_amounts_are_the_stored_decimals() -> None:
+    assert _convert.exact_amount(Decimal("10.5")) == Decimal("10.50")
+    assert str(_convert.exact_amount(Decimal("10.5"))) == "10.50"
+    assert _convert.exact_amount(Decimal("0.125")) == Decimal("0.125")  # no rounding
+    assert _convert.exact_amount(None) == Decimal("0.00")
+    got = _convert.client_detail(BY_YEAR, with_months=True, exact=True)
+    assert got["balance"] == Decimal("10.505") and got["income_count"] == 3
+    assert got["years"][2019]["months"][1]["income"] == Decimal("0.505")
+
+
+def _float_keeps(amount: Decimal) -> bool:
+    return Decimal(repr(_convert.amount(amount))) == amount
+
+
+def test_floats_keep_cents_up_to_the_limit_and_not_beyond() -> None:
+    limit = _convert.FLOAT_EXACT_LIMIT
+    assert limit == Decimal(2**46) == Decimal("70368744177664")
+    cent = Decimal("0.01")
+    below = [limit - cent * k for k in range(1, 2000)]
+    assert all(_float_keeps(a) for a in below)
+    assert all(_float_keeps(-a) for a in below)
+    assert not _float_keeps(limit + cent)  # 70,368,744,177,664.01 comes back as .00
+    # 2**53 cents is past it: there a float is 1/64 apart, more than a cent.
+    assert not all(_float_keeps(Decimal(2**53) * cent - cent * k) for k in range(1, 10))
 
 
 # --- deserialization ----------------------------------------------------------------

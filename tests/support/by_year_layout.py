@@ -1,0 +1,92 @@
+"""By-year items in the layout of ``contabyx.layout`` (totals and ``run`` at the top
+level), written straight into DynamoDB Local, for the library's tests.
+
+The sync of this branch may still write the older layout; :func:`add_totals` brings
+a synced table to the current one (a no-op rewrite once the sync writes it), and
+:func:`put_client` writes one client of either layout, or only half of it.
+
+>>> add_totals("api_clients_info_by_year")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, Optional
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from contabyx import layout
+
+#: The run id every item written here carries (the sync's format).
+RUN_ID = "2026-11-28T02:00:00Z-0a1b2c"
+
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+
+
+def _low(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _SERIALIZER.serialize(v) for k, v in item.items()}
+
+
+def totals_of(item: Mapping[str, Any]) -> dict[str, Decimal]:
+    """The client's totals: exact sums over its year maps."""
+    sums = {name: Decimal(0) for name in layout.FIGURES}
+    for name, level in item.items():
+        if layout.parse_year_attribute(name) is not None:
+            for figure in layout.FIGURES:
+                sums[figure] += Decimal(level.get(figure, 0))
+    return sums
+
+
+def add_totals(table: str, run: str = RUN_ID) -> None:
+    """Give every item of a by-year ``table`` its totals and ``run``."""
+    client = boto3.client("dynamodb")
+    for page in client.get_paginator("scan").paginate(TableName=table):
+        for raw in page["Items"]:
+            item = {k: _DESERIALIZER.deserialize(v) for k, v in raw.items()}
+            item.update(totals_of(item))
+            item[layout.RUN] = run
+            client.put_item(TableName=table, Item=_low(item))
+
+
+def put_client(
+    tables: tuple[str, str],
+    clientid: int,
+    years: Mapping[int, Mapping[int, Mapping[str, Any]]],
+    *,
+    by_year: bool = True,
+    current_layout: bool = True,
+    info_figures: Optional[Mapping[str, Any]] = None,
+) -> dict[str, Decimal]:
+    """Write one client: ``years`` is ``{year: {month: {figure: value}}}``.
+
+    The ``clients_info`` item carries the sums (or ``info_figures``); the by-year item
+    is left out with ``by_year=False``, and written without totals and run (the older
+    layout) with ``current_layout=False``. Returns the client's totals.
+    """
+    info_table, by_year_table = tables
+    item: dict[str, Any] = {layout.KEY: clientid, layout.YEARS: sorted(years)}
+    for year, months in years.items():
+        level = {
+            f: sum((Decimal(m.get(f, 0)) for m in months.values()), Decimal(0))
+            for f in layout.FIGURES
+        }
+        level[layout.MONTHS] = {
+            layout.month_key(month): {f: Decimal(m.get(f, 0)) for f in layout.FIGURES}
+            for month, m in months.items()
+        }
+        item[layout.year_attribute(year)] = level
+    totals = totals_of(item)
+    client = boto3.client("dynamodb")
+    info = {layout.KEY: clientid, **(info_figures or totals), layout.RUN: RUN_ID}
+    client.put_item(TableName=info_table, Item=_low(info))
+    if by_year:
+        if current_layout:
+            item.update(totals)
+            item[layout.RUN] = RUN_ID
+        client.put_item(TableName=by_year_table, Item=_low(item))
+    else:
+        client.delete_item(TableName=by_year_table, Key=_low({layout.KEY: clientid}))
+    return totals
