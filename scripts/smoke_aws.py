@@ -39,6 +39,7 @@ from dynamo.extract.data_api import DataApiSource
 from dynamo.extract.direct import DirectSource
 from dynamo.load import ItemWriter
 from dynamo.shape import client_item
+from dynamo.sync import new_run_id
 from dynamo.tables import create_tables
 
 #: Loopback names: an endpoint on one of them is the local stack, not AWS.
@@ -160,7 +161,7 @@ def check_dynamodb(settings: Settings, report: Report, suffix: str) -> None:
 
             def write() -> Optional[str]:
                 with ItemWriter(client, workers=1, max_retries=settings.max_retries) as writer:
-                    writer.put(info, client_item(SCRATCH_ROW))
+                    writer.put(info, client_item(SCRATCH_ROW, run=new_run_id()))
                 written = writer.stats.items.get(info, 0)
                 return None if written == 1 else f"{written} items written, expected 1"
 

@@ -18,8 +18,6 @@ from typing import Any
 
 import pytest
 
-from contabyx.layout import CLIENTS_INFO_BY_YEAR_TABLE
-from tests.support.by_year_layout import add_totals
 from tests.support.synced import seed_and_sync
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +40,6 @@ def expected_output(comment: str) -> str:
 @pytest.fixture(scope="module")
 def demo_data(local_stack: Any, warehouse: Any) -> None:
     seed_and_sync(local_stack, warehouse, clients=1000, seed=42)
-    add_totals(CLIENTS_INFO_BY_YEAR_TABLE)  # until the sync writes contract 1's layout
 
 
 def test_the_examples_exist() -> None:

@@ -34,7 +34,6 @@ from contabyx import (
     Throttled,
     contabyxAPI,
 )
-from tests.support.by_year_layout import add_totals
 from tests.support.expected import ClientFigures, Figures, cents, expected_client
 from tests.support.synced import seed_and_sync
 
@@ -58,7 +57,6 @@ def expected(local_stack: Any, warehouse: Any) -> dict[int, ClientFigures]:
     figures = seed_and_sync(
         local_stack, warehouse, clients=CLIENTS, seed=7, years=YEARS, tables=(INFO, BY_YEAR)
     )
-    add_totals(BY_YEAR)
     return figures
 
 

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from contabyx.cli import main
-from tests.support.by_year_layout import add_totals
 from tests.support.expected import ClientFigures, cents, expected_client, level
 from tests.support.synced import seed_and_sync
 
@@ -28,7 +27,6 @@ def expected(local_stack: Any, warehouse: Any) -> dict[int, ClientFigures]:
     figures = seed_and_sync(
         local_stack, warehouse, clients=30, seed=9, years=(2019, 2021), tables=(INFO, BY_YEAR)
     )
-    add_totals(BY_YEAR)
     return figures
 
 

@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 
 from contabyx import ClientNotFound, contabyxAPI
 from contabyx._validate import MAX_ID, RETURN_TYPES
-from tests.support.by_year_layout import add_totals
 from tests.support.synced import seed_and_sync
 
 INFO = "prop_clients_info"
@@ -37,7 +36,6 @@ def known(local_stack: Any, warehouse: Any) -> frozenset[int]:
     expected = seed_and_sync(
         local_stack, warehouse, clients=40, seed=5, years=(2018, 2021), tables=(INFO, BY_YEAR)
     )
-    add_totals(BY_YEAR)
     return frozenset(expected)
 
 

@@ -52,7 +52,6 @@ from dynamo.sync import plan_ranges
 from dynamo.tables import create_tables
 from dynamo.views import create_views, render_views
 from tests.devstack.test_stack import _LISTEN, _LOOPBACK_HEX
-from tests.support.by_year_layout import add_totals
 from tests.support.expected import from_warehouse
 
 ACCESS_KEY = "AKIASENTINEL000001"
@@ -387,7 +386,6 @@ def test_contabyx_cli_prints_no_secret(clientids: list[int], sentinel_env: dict[
     with Insert(**TABLES) as insert:
         insert.clients_info(entries=3)
         insert.clients_info_by_month(entries=3)
-    add_totals("sec_ciby")  # until the sync writes contract 1's layout
     tables = ["--clients-info-table", "sec_ci", "--clients-info-by-year-table", "sec_ciby"]
     missing = ["--clients-info-table", "sec_missing_ci", "--clients-info-by-year-table", "sec_m_y"]
     closed = ["--endpoint-url", f"http://127.0.0.1:{free_port()}"]

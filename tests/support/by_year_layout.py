@@ -1,11 +1,8 @@
 """By-year items in the layout of ``contabyx.layout`` (totals and ``run`` at the top
 level), written straight into DynamoDB Local, for the library's tests.
 
-The sync of this branch may still write the older layout; :func:`add_totals` brings
-a synced table to the current one (a no-op rewrite once the sync writes it), and
-:func:`put_client` writes one client of either layout, or only half of it.
-
->>> add_totals("api_clients_info_by_year")
+:func:`put_client` writes one client in the current layout or the older one (no
+totals, no run), or only half of it, which the sync never leaves on purpose.
 """
 
 from __future__ import annotations
@@ -38,17 +35,6 @@ def totals_of(item: Mapping[str, Any]) -> dict[str, Decimal]:
             for figure in layout.FIGURES:
                 sums[figure] += Decimal(level.get(figure, 0))
     return sums
-
-
-def add_totals(table: str, run: str = RUN_ID) -> None:
-    """Give every item of a by-year ``table`` its totals and ``run``."""
-    client = boto3.client("dynamodb")
-    for page in client.get_paginator("scan").paginate(TableName=table):
-        for raw in page["Items"]:
-            item = {k: _DESERIALIZER.deserialize(v) for k, v in raw.items()}
-            item.update(totals_of(item))
-            item[layout.RUN] = run
-            client.put_item(TableName=table, Item=_low(item))
 
 
 def put_client(
