@@ -183,16 +183,17 @@ def default_env_file(environ: Mapping[str, str] | None = None) -> Path:
     source checkout this package was imported from.
 
     A ``CONTABYX_ENV_FILE`` naming no file is a ConfigError: the user meant a file,
-    and running on defaults instead would hide the mistake.
+    and running on defaults instead would hide the mistake. ``os.devnull`` is the
+    explicit way to read no file at all (the environment only).
     """
     env = os.environ if environ is None else environ
     explicit = env.get(ENV_FILE_VARIABLE)
     if explicit:
         path = Path(explicit)
-        if not path.is_file():
+        if not path.is_file() and explicit != os.devnull:
             raise ConfigError(
                 f"{ENV_FILE_VARIABLE} names {explicit}, which is not a file; "
-                f"create it or unset {ENV_FILE_VARIABLE}"
+                f"create it, set it to {os.devnull} to read none, or unset it"
             )
         return path
     here = Path("config/.env")

@@ -175,6 +175,9 @@ def test_a_missing_contabyx_env_file_is_an_error(tmp_path: Path) -> None:
         load_settings(environ={"CONTABYX_ENV_FILE": str(missing)})
     missing.write_text("WORKERS=2\n")
     assert load_settings(environ={"CONTABYX_ENV_FILE": str(missing)}).workers == 2
+    # The null device is the explicit "no file": the environment alone.
+    only_env = load_settings(environ={"CONTABYX_ENV_FILE": os.devnull, "WORKERS": "3"})
+    assert only_env.workers == 3
 
 
 def test_bad_log_level_is_a_config_error(tmp_path: Path) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from psycopg import sql
 
+from devstack.warehouse import REDSHIFT_USER
 from dynamo.config import ConfigError
 from dynamo.extract import ExtractError, open_source
 from dynamo.extract.direct import DirectSource
@@ -66,6 +68,18 @@ _OLD_INFO = (
 )
 
 
+def _old_view(warehouse: Any, name: str, statement: str) -> None:
+    """Put ``statement``'s view in place of ``name``, owned by the sync's database
+    user, as an older ``create-views`` would have left it on Redshift."""
+    with warehouse.cursor() as cur:
+        cur.execute(sql.SQL("DROP VIEW IF EXISTS contabyx.{}").format(sql.Identifier(name)))
+        cur.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(REDSHIFT_USER)))
+        try:
+            cur.execute(statement)
+        finally:
+            cur.execute("RESET ROLE")
+
+
 def _view_columns(warehouse: Any, name: str) -> list[tuple[str, str]]:
     with warehouse.cursor() as cur:
         cur.execute(
@@ -79,9 +93,7 @@ def _view_columns(warehouse: Any, name: str) -> list[tuple[str, str]]:
 
 def test_the_emulator_refuses_what_redshift_refuses(local_stack: Any, warehouse: Any) -> None:
     source = open_source(dict(local_stack.env))
-    with warehouse.cursor() as cur:
-        cur.execute("DROP VIEW IF EXISTS contabyx.replace_rule")
-        cur.execute("CREATE VIEW contabyx.replace_rule AS SELECT 1 AS a")
+    _old_view(warehouse, "replace_rule", "CREATE VIEW contabyx.replace_rule AS SELECT 1 AS a")
     try:
         # PostgreSQL appends the column; Redshift refuses any other column list.
         with pytest.raises(ExtractError, match="identical"):
@@ -101,12 +113,9 @@ def test_create_views_recreates_views_whose_columns_change(
     local_stack: Any, warehouse: Any
 ) -> None:
     source = open_source(dict(local_stack.env))
-    with warehouse.cursor() as cur:
-        # The views of the release before: fewer reasons, DECIMAL(18, 2) sums.
-        cur.execute("DROP VIEW IF EXISTS contabyx.source_rejects")
-        cur.execute(_OLD_REJECTS)
-        cur.execute("DROP VIEW IF EXISTS contabyx.clients_info")
-        cur.execute(_OLD_INFO)
+    # The views of the release before: fewer reasons, DECIMAL(18, 2) sums.
+    _old_view(warehouse, "source_rejects", _OLD_REJECTS)
+    _old_view(warehouse, "clients_info", _OLD_INFO)
     sent = create_views(source, late_binding=False)
     assert "DROP VIEW IF EXISTS contabyx.source_rejects" in sent
     assert "DROP VIEW IF EXISTS contabyx.clients_info" in sent
@@ -138,9 +147,7 @@ def test_create_views_through_the_direct_source(local_stack: Any, warehouse: Any
     # The catalog statement's :name parameters work on both sources.
     settings = {"REDSHIFT_SSL": "false", "REDSHIFT_PASSWORD": "local-password", **local_stack.env}
     with DirectSource.from_settings(settings) as source:
-        with warehouse.cursor() as cur:
-            cur.execute("DROP VIEW IF EXISTS contabyx.source_rejects")
-            cur.execute(_OLD_REJECTS)
+        _old_view(warehouse, "source_rejects", _OLD_REJECTS)
         sent = create_views(source, late_binding=False)
         assert "DROP VIEW IF EXISTS contabyx.source_rejects" in sent
         assert not [s for s in create_views(source, late_binding=False) if s.startswith("DROP")]
@@ -151,9 +158,7 @@ def test_a_view_with_no_listed_columns_is_recreated(local_stack: Any, warehouse:
     # Redshift lists no columns for a late-binding view; a view of no columns is the
     # local stand-in for one (PostgreSQL allows it, and lists none either).
     source = open_source(dict(local_stack.env))
-    with warehouse.cursor() as cur:
-        cur.execute("DROP VIEW IF EXISTS contabyx.source_rejects")
-        cur.execute("CREATE VIEW contabyx.source_rejects AS SELECT")
+    _old_view(warehouse, "source_rejects", "CREATE VIEW contabyx.source_rejects AS SELECT")
     sent = create_views(source, late_binding=False)
     assert "DROP VIEW IF EXISTS contabyx.source_rejects" in sent
     assert [c for c, _ in _view_columns(warehouse, "source_rejects")] == list(REJECT_REASONS)
