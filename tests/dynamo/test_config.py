@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from dynamo.config import ConfigError, load_settings
+from dynamo.config import ConfigError, known_keys, load_settings
 
 
 def test_precedence_file_then_environment_then_overrides(tmp_path: Path) -> None:
@@ -99,6 +99,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "STATEMENT_TIMEOUT": ("120", 120.0),
     "AWS_CONNECT_TIMEOUT": ("2.5", 2.5),
     "AWS_READ_TIMEOUT": ("7", 7.0),
+    "PRUNE_MAX_SHARE": ("0.2", 0.2),
     "DATA_API_RESULT_FORMAT": ("json", "json"),
     "LOG_LEVEL": ("INFO", "INFO"),
     "AWS_ENDPOINT_URL_DYNAMODB": ("http://127.0.0.1:1", "http://127.0.0.1:1"),
@@ -120,6 +121,13 @@ def _documented_keys() -> set[str]:
 
 def test_every_documented_key_has_a_sample() -> None:
     assert _documented_keys() - set(SAMPLES) == set()
+
+
+def test_every_key_is_documented_and_in_the_example_file() -> None:
+    # AWS_DEFAULT_REGION is named in AWS_REGION's row, as its fallback.
+    assert known_keys() - _documented_keys() == {"AWS_DEFAULT_REGION"}
+    example = (ROOT / "config" / ".env.example").read_text()
+    assert {k for k in known_keys() if f"{k}=" not in example} == {"AWS_DEFAULT_REGION"}
 
 
 @pytest.mark.parametrize("key", sorted(SAMPLES))
