@@ -288,11 +288,11 @@ def test_early_closed_direct_generator_frees_its_connection(local_stack: Any, ta
         rows = source.rows(f"SELECT id FROM {table} ORDER BY id")
         assert [next(rows) for _ in range(3)] == [(1,), (2,), (3,)]
         state = warehouse.execute("SELECT state FROM pg_stat_activity WHERE pid = %s", (pid,))
-        assert state.fetchone() == ("idle in transaction",)  # the cursor is open
+        assert state.fetchone() == ("idle in transaction",)  # the statement's transaction
         rows.close()
         state = warehouse.execute("SELECT state FROM pg_stat_activity WHERE pid = %s", (pid,))
-        assert state.fetchone() == ("idle",)  # rolled back: no open cursor or transaction
-        # The same connection is reused, and its cursor name is free again.
+        assert state.fetchone() == ("idle",)  # rolled back: no open transaction
+        # The same connection is reused.
         assert list(source.rows("SELECT pg_backend_pid()")) == [(pid,)]
         assert len(list(source.rows(f"SELECT id FROM {table}"))) == COUNT
     deadline = time.monotonic() + 5
