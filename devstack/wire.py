@@ -49,6 +49,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+from devstack.sqltext import skip_block_comment
+
 PROTOCOL_3 = 196608
 SSL_REQUEST = 80877103
 GSSENC_REQUEST = 80877104
@@ -166,19 +168,6 @@ _TOKEN = re.compile(
 )
 
 
-def _skip_block_comment(sql: str, i: int) -> int:
-    """Index just past the (nestable) block comment whose body starts at ``i``."""
-    depth, n = 1, len(sql)
-    while i < n and depth:
-        if sql.startswith("/*", i):
-            depth, i = depth + 1, i + 2
-        elif sql.startswith("*/", i):
-            depth, i = depth - 1, i + 2
-        else:
-            i += 1
-    return i
-
-
 def statement_words(sql: str) -> Iterator[List[str]]:
     """The first words of each ``;``-separated statement of ``sql``, upper-cased.
 
@@ -199,7 +188,7 @@ def statement_words(sql: str) -> Iterator[List[str]]:
             yield words
             words = []
         elif text == "/*":
-            i = _skip_block_comment(sql, i)
+            i = skip_block_comment(sql, i)
         elif first == "$" and len(text) > 1:
             end = sql.find(text, i)
             i = n if end == -1 else end + len(text)

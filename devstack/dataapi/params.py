@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
+from devstack.sqltext import skip_block_comment
+
 __all__ = ["ParameterError", "bind_parameters", "placeholder_names", "translate"]
 
 _NAME_CHARS = re.compile(r"[0-9A-Za-z_]+")
@@ -63,14 +65,7 @@ def _scan(sql: str) -> list[tuple[int, int, str]]:
             end = sql.find("\n", i)
             i = n if end == -1 else end + 1
         elif ch == "/" and sql.startswith("/*", i):
-            depth, i = 1, i + 2
-            while i < n and depth:
-                if sql.startswith("/*", i):
-                    depth, i = depth + 1, i + 2
-                elif sql.startswith("*/", i):
-                    depth, i = depth - 1, i + 2
-                else:
-                    i += 1
+            i = skip_block_comment(sql, i + 2)
         elif ch == "$" and (i == 0 or not _is_ident_char(sql[i - 1])):
             tag = _DOLLAR_TAG.match(sql, i)
             if tag is None:

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -31,6 +29,7 @@ from contabyx import (
 )
 from contabyx._convert import FLOAT_EXACT_LIMIT
 from tests.support.by_year_layout import put_client
+from tests.support.silent import SilentServer
 from tests.support.synced import ROOT, fresh_tables
 
 TABLES = ("hostile_clients_info", "hostile_clients_info_by_year")
@@ -214,30 +213,8 @@ def test_the_cli_prints_exact_amounts(tables: tuple[str, str]) -> None:
 @pytest.fixture
 def silent() -> Iterator[str]:
     """An endpoint that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join()
-        for conn in held:
-            conn.close()
-        server.close()
+    with SilentServer() as server:
+        yield server.url
 
 
 def test_a_silent_endpoint_fails_with_one_line_after_logged_retries(

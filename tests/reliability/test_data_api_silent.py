@@ -9,7 +9,6 @@ not to wait a minute per test; they assert on outcomes, never on durations.
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -19,58 +18,17 @@ import pytest
 from dynamo.extract import ExtractError
 from dynamo.extract.data_api import TIMEOUT_ATTEMPTS, DataApiSource
 from tests.support import synced
+from tests.support.silent import SilentServer
 
 LOGGER = "dynamo.extract.data_api"
 #: Bounds each test that could hang on the old code; never reached when all is well.
 GUARD = 300.0
 
 
-class SilentServer:
-    """Accepts TCP connections on 127.0.0.1, reads nothing, answers nothing."""
-
-    def __init__(self) -> None:
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(64)
-        self._held: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-
-    @property
-    def connections(self) -> int:
-        with self._lock:
-            return len(self._held)
-
-    def _accept(self) -> None:
-        self._sock.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                continue
-            with self._lock:
-                self._held.append(conn)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        with self._lock:
-            for conn in self._held:
-                conn.close()
-        self._sock.close()
-
-
 @pytest.fixture()
 def silent() -> Iterator[SilentServer]:
-    server = SilentServer()
-    yield server
-    server.close()
+    with SilentServer() as server:
+        yield server
 
 
 def _guarded(work: Any) -> Any:
@@ -110,7 +68,7 @@ def test_a_silent_endpoint_fails_the_statement_in_one_line(
     assert "AWS_READ_TIMEOUT=0.5 s" in text and f"{TIMEOUT_ATTEMPTS} attempts" in text
     assert "AWS_ENDPOINT_URL_REDSHIFT_DATA" in text and "re-run" in text
     # A bounded number of tries, each on a new connection, each retry logged at INFO.
-    assert silent.connections == TIMEOUT_ATTEMPTS
+    assert silent.accepted == TIMEOUT_ATTEMPTS
     retries = [
         r.getMessage()
         for r in caplog.records

@@ -9,8 +9,6 @@ waits forever.
 from __future__ import annotations
 
 import json
-import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +22,7 @@ from dynamo.extract import open_source
 from dynamo.prune import stored_clientids
 from dynamo.views import create_views
 from tests.support.compare import scan
+from tests.support.silent import SilentServer
 from tests.support.synced import etl, fresh_tables, seeded
 
 #: A run that completed but could not store some clients (documented in the CLI).
@@ -160,33 +159,11 @@ def test_bad_credentials_say_check_the_credentials(local_stack: Any, warehouse: 
 # --------------------------------------------------------------------------- silent endpoint
 
 
-@pytest.fixture()
+@pytest.fixture
 def silent_endpoint() -> Iterator[str]:
     """An endpoint that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join()
-        for conn in held:
-            conn.close()
-        server.close()
+    with SilentServer() as server:
+        yield server.url
 
 
 def test_a_silent_dynamodb_fails_the_run_with_one_line(

@@ -5,10 +5,8 @@ number of attempts, with one line saying what to check."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,43 +15,15 @@ import pytest
 from dynamo.aws import ADMIN_ATTEMPTS
 from dynamo.config import Settings
 from dynamo.query import Insert
+from tests.support.silent import SilentServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class SilentServer:
-    """Accepts TCP connections on 127.0.0.1, reads nothing, answers nothing."""
-
-    def __init__(self) -> None:
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self._sock.getsockname()[1]
-        self.accepted = 0
-        self._held: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            self._held.append(conn)
-
-    def close(self) -> None:
-        self._sock.close()
-        for conn in self._held:
-            conn.close()
-
-
 @pytest.fixture
 def silent() -> Iterator[SilentServer]:
-    server = SilentServer()
-    try:
+    with SilentServer() as server:
         yield server
-    finally:
-        server.close()
 
 
 def test_the_default_timeouts_bound_create_tables_to_about_a_minute() -> None:
