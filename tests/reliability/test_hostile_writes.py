@@ -129,6 +129,35 @@ def test_an_item_over_400kb_is_rejected_alone(local_stack: Any, warehouse: Any) 
     assert "re-run" not in done.stdout + done.stderr
 
 
+def test_prune_keeps_the_old_item_of_a_rejected_client(local_stack: Any, warehouse: Any) -> None:
+    """A client rejected by a run is still in the source: its last good item stays."""
+    tables = ("hostile_keep_ci", "hostile_keep_ciby")
+    before = seeded(local_stack, warehouse, clients=60, seed=5, years=(2020, 2022))
+    big = sorted(before)[7]
+    fresh_tables(*tables)
+    first = etl(tables, "run")
+    assert first.returncode == 0, first.stderr
+    with warehouse.cursor() as cur:
+        cur.execute("SELECT typeid FROM contabyx.transactiontypes WHERE nature = 'income' LIMIT 1")
+        row = cur.fetchone()
+        assert row is not None
+        cur.execute(
+            "INSERT INTO contabyx.transactions"
+            " SELECT 900000000 + n, %s, %s, make_timestamp(1500 + n / 12, 1 + n %% 12, 1, 0, 0, 0),"
+            " 1.00 FROM generate_series(0, 526 * 12 - 1) AS n",
+            (big, row[0]),
+        )
+    try:
+        done = etl(tables, "run", "--prune")
+    finally:
+        with warehouse.cursor() as cur:
+            cur.execute("DELETE FROM contabyx.transactions WHERE transactionid >= 900000000")
+    assert done.returncode == EXIT_REJECTED, done.stderr
+    info, by_year = stored(tables)
+    assert info == set(before)
+    assert by_year == set(before), "the rejected client's by-year item was pruned"
+
+
 # --------------------------------------------------------------------------- messages
 
 
