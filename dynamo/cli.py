@@ -29,13 +29,13 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 from botocore.exceptions import (
-    BotoCoreError,
     ClientError,
     NoCredentialsError,
     PartialCredentialsError,
 )
 
-from dynamo.config import SOURCES, ConfigError, check_log_level, configured_log_level
+from dynamo.config import SOURCES, check_log_level, configured_log_level
+from dynamo.errors import ConfigError, SyncError
 from dynamo.load import ACCESS_CODES, AUTH_CODES, advice
 from dynamo.query import Insert
 from dynamo.sync import KINDS, Progress
@@ -264,9 +264,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("contabyx-etl: interrupted", file=sys.stderr)
         return 130
-    except (Exception, BotoCoreError) as exc:  # one line, no traceback: cron mails stay short
+    except SyncError as exc:  # one line, no traceback: cron mails stay short
         log.debug("failure", exc_info=True)
         print(f"contabyx-etl: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # no step translated it: still one line, marked as unexpected
+        log.debug("unexpected failure", exc_info=True)
+        print(
+            f"contabyx-etl: error: {_one_line(exc)} (unexpected {type(exc).__name__}:"
+            " --log-level DEBUG shows where it came from)",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -23,6 +23,7 @@ from typing import Any, Optional
 from dotenv import dotenv_values
 
 from contabyx import layout
+from dynamo.errors import ConfigError as ConfigError  # its home before dynamo.errors
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +37,6 @@ SOURCES = ("data-api", "direct")
 
 #: Keys whose values are secrets: never logged, never in a repr.
 SECRET_KEYS = frozenset({"REDSHIFT_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"})
-
-
-class ConfigError(ValueError):
-    """A configuration value is missing or invalid."""
 
 
 def _env_key(name: str) -> str:

@@ -48,6 +48,7 @@ from botocore.exceptions import (
 
 from contabyx import layout
 from dynamo import backoff
+from dynamo.errors import WriteError as WriteError  # its home before dynamo.errors
 
 log = logging.getLogger(__name__)
 
@@ -152,17 +153,6 @@ def call_with_retries(
             wait = backoff.delay(attempt)
             log.info("retry %d of %d of %s in %.2f s: %s", attempt, max_retries, what, wait, reason)
             sleep(wait)
-
-
-class WriteError(RuntimeError):
-    """Items could not be written after every retry.
-
-    ``not_written`` maps each table to the clientids whose items were not written.
-    """
-
-    def __init__(self, message: str, not_written: dict[str, list[int]]) -> None:
-        super().__init__(message)
-        self.not_written = not_written
 
 
 @dataclass

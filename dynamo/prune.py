@@ -21,15 +21,12 @@ from typing import Any, Optional
 
 from contabyx import layout
 from dynamo.config import Settings
+from dynamo.errors import PruneRefused as PruneRefused  # its home before dynamo.errors
 from dynamo.load import ItemWriter, call_with_retries
 from dynamo.sync import SyncResult
 
 #: The largest share of the stored clients a prune deletes without confirmation.
 MAX_SHARE: float = Settings.prune_max_share
-
-
-class PruneRefused(RuntimeError):
-    """The sync result does not prove which clients exist, or the prune deletes too many."""
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,13 @@ class Insert:
 
     ``Insert(**settings)`` overrides any configuration value (``clients_info_table``,
     ``region``, ``source``, ``workers``, ...); see :class:`dynamo.config.Settings`.
+    Every failure it reports on purpose is a :class:`dynamo.errors.SyncError` whose
+    message is one line saying what will fix it::
+
+        try:
+            Insert().clients_info(entries=10)
+        except SyncError as error:
+            print(error)
     """
 
     def __init__(self, **settings: Any) -> None:

@@ -22,6 +22,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple, Union
 
 from contabyx import layout
+from dynamo.errors import ShapeError as ShapeError  # its home before dynamo.errors
 
 #: A DynamoDB item in wire form.
 Item = dict[str, Any]
@@ -49,10 +50,6 @@ NUMBER_MIN_EXPONENT = -130
 
 #: Sums and differences are exact or raise: never rounded to the default 28 digits.
 _EXACT = Context(prec=2 * NUMBER_DIGITS + 10, traps=[Inexact, InvalidOperation, Overflow])
-
-
-class ShapeError(ValueError):
-    """A row does not fit the item layout (a NULL figure, a month out of range...)."""
 
 
 class Rejected(NamedTuple):

@@ -29,8 +29,9 @@ from typing import Any, Optional
 
 from dynamo import shape
 from dynamo.config import Settings
+from dynamo.errors import WriteError
 from dynamo.extract import Row, Source
-from dynamo.load import ItemWriter, WriteError, advice
+from dynamo.load import ItemWriter, advice
 from dynamo.shape import Rejected, Shaped
 
 log = logging.getLogger(__name__)

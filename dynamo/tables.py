@@ -14,10 +14,7 @@ from botocore.exceptions import HTTPClientError
 
 from contabyx import layout
 from dynamo.aws import ADMIN_ATTEMPTS, dynamodb_client
-
-
-class TableError(RuntimeError):
-    """A table exists with another key schema, or did not become ACTIVE."""
+from dynamo.errors import TableError as TableError  # its home before dynamo.errors
 
 
 def create_tables(

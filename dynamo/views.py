@@ -11,7 +11,8 @@ import re
 from importlib import resources
 from typing import Optional
 
-from dynamo.config import SQL_NAME, ConfigError
+from dynamo.config import SQL_NAME
+from dynamo.errors import ConfigError
 from dynamo.extract import Source
 
 log = logging.getLogger(__name__)

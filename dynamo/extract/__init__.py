@@ -27,6 +27,8 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar, Union
 
+from dynamo.errors import ExtractError as ExtractError  # its home before dynamo.errors
+
 #: A query parameter value; it is always sent as a bound parameter, never spliced into SQL.
 ParamValue = Union[str, int]
 Row = tuple[Any, ...]
@@ -46,13 +48,6 @@ def short_sql(sql: str, limit: int = 80) -> str:
     if len(first) > limit:
         return first[: limit - 3].rstrip() + "..."
     return first + (" ..." if len(lines) > 1 else "")
-
-
-class ExtractError(RuntimeError):
-    """A statement failed, was aborted, timed out, or could not be read.
-
-    ``str(error)`` is one line that names the statement and the warehouse's message.
-    """
 
 
 class Source(abc.ABC):

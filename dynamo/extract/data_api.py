@@ -56,7 +56,8 @@ from botocore.exceptions import (
 
 from dynamo import backoff
 from dynamo.config import Settings
-from dynamo.extract import ExtractError, ParamValue, Row, Source, short_sql
+from dynamo.errors import ExtractError
+from dynamo.extract import ParamValue, Row, Source, short_sql
 from dynamo.extract.values import CsvPageParser, Field, record_converter
 
 if TYPE_CHECKING:

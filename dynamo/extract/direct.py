@@ -49,7 +49,8 @@ import redshift_connector
 from redshift_connector.error import Error as _DriverError
 
 from dynamo.config import Settings
-from dynamo.extract import ExtractError, ParamValue, Row, Source, short_sql
+from dynamo.errors import ExtractError
+from dynamo.extract import ParamValue, Row, Source, short_sql
 
 __all__ = ["DirectSource", "ParameterError", "to_qmark"]
 
