@@ -4,13 +4,11 @@ defines on purpose is one."""
 from __future__ import annotations
 
 import ast
-import doctest
 import importlib
 import pkgutil
 from pathlib import Path
 
 import dynamo
-import dynamo.errors
 from dynamo.errors import SyncError
 
 
@@ -46,8 +44,3 @@ def test_errors_are_defined_in_dynamo_errors_only() -> None:
                 roots = bases & {"Exception", "RuntimeError", "ValueError", "LookupError"}
                 if roots and name != "dynamo.errors":
                     assert bases - roots, f"{name}.{node.name} derives from {roots} only"
-
-
-def test_the_errors_doctest_runs() -> None:
-    failures, tried = doctest.testmod(dynamo.errors)
-    assert tried > 0 and failures == 0
