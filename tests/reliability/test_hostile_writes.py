@@ -100,10 +100,8 @@ def test_a_throttled_prune_scan_is_retried(local_stack: Any, warehouse: Any) -> 
 # --------------------------------------------------------------------------- one bad client
 
 
-def test_an_item_over_400kb_is_rejected_alone(local_stack: Any, warehouse: Any) -> None:
-    tables = ("hostile_big_ci", "hostile_big_ciby")
-    before = seeded(local_stack, warehouse, clients=60, seed=5, years=(2020, 2022))
-    big = sorted(before)[7]  # in the middle of the first batch
+def _grow_past_400kb(warehouse: Any, clientid: int) -> None:
+    """Give ``clientid`` 526 years of monthly income: its by-year item passes 400 KB."""
     with warehouse.cursor() as cur:
         cur.execute("SELECT typeid FROM contabyx.transactiontypes WHERE nature = 'income' LIMIT 1")
         row = cur.fetchone()
@@ -112,14 +110,25 @@ def test_an_item_over_400kb_is_rejected_alone(local_stack: Any, warehouse: Any) 
             "INSERT INTO contabyx.transactions"
             " SELECT 900000000 + n, %s, %s, make_timestamp(1500 + n / 12, 1 + n %% 12, 1, 0, 0, 0),"
             " 1.00 FROM generate_series(0, 526 * 12 - 1) AS n",
-            (big, row[0]),
+            (clientid, row[0]),
         )
+
+
+def _shrink_back(warehouse: Any) -> None:
+    with warehouse.cursor() as cur:
+        cur.execute("DELETE FROM contabyx.transactions WHERE transactionid >= 900000000")
+
+
+def test_an_item_over_400kb_is_rejected_alone(local_stack: Any, warehouse: Any) -> None:
+    tables = ("hostile_big_ci", "hostile_big_ciby")
+    before = seeded(local_stack, warehouse, clients=60, seed=5, years=(2020, 2022))
+    big = sorted(before)[7]  # in the middle of the first batch
+    _grow_past_400kb(warehouse, big)
     try:
         fresh_tables(*tables)
         done = etl(tables, "run")
     finally:
-        with warehouse.cursor() as cur:
-            cur.execute("DELETE FROM contabyx.transactions WHERE transactionid >= 900000000")
+        _shrink_back(warehouse)
     assert done.returncode == EXIT_REJECTED, done.stderr
     info, by_year = stored(tables)
     assert info == set(before)
@@ -137,21 +146,11 @@ def test_prune_keeps_the_old_item_of_a_rejected_client(local_stack: Any, warehou
     fresh_tables(*tables)
     first = etl(tables, "run")
     assert first.returncode == 0, first.stderr
-    with warehouse.cursor() as cur:
-        cur.execute("SELECT typeid FROM contabyx.transactiontypes WHERE nature = 'income' LIMIT 1")
-        row = cur.fetchone()
-        assert row is not None
-        cur.execute(
-            "INSERT INTO contabyx.transactions"
-            " SELECT 900000000 + n, %s, %s, make_timestamp(1500 + n / 12, 1 + n %% 12, 1, 0, 0, 0),"
-            " 1.00 FROM generate_series(0, 526 * 12 - 1) AS n",
-            (big, row[0]),
-        )
+    _grow_past_400kb(warehouse, big)
     try:
         done = etl(tables, "run", "--prune")
     finally:
-        with warehouse.cursor() as cur:
-            cur.execute("DELETE FROM contabyx.transactions WHERE transactionid >= 900000000")
+        _shrink_back(warehouse)
     assert done.returncode == EXIT_REJECTED, done.stderr
     info, by_year = stored(tables)
     assert info == set(before)
