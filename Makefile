@@ -16,10 +16,11 @@ MIN_STACK_TESTS := tests/dynamo/test_sync.py tests/dynamo/test_cli_terminal.py
 # (BatchExecuteStatement's Parameters), which the product never sends.
 MIN_DESELECT := tests/devstack/test_dataapi.py::test_a_batch_is_one_transaction
 
-.PHONY: help install lint test min-versions soak demo down bench clean
+.PHONY: help install lint unit test min-versions soak demo down bench clean
 
 help:
 	@echo "make demo   - local stack, 1,000 seeded clients, full sync, lookups"
+	@echo "make unit   - the tests that need no Java, PostgreSQL, server or network (seconds)"
 	@echo "make test   - lint and the whole test suite on the local stack, then min-versions"
 	@echo "make min-versions - the oldest allowed dependencies: stackless tests and full syncs"
 	@echo "make soak   - the long reliability runs"
@@ -29,7 +30,7 @@ help:
 $(STAMP): pyproject.toml devstack/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./devstack
+	$(BIN)/python -m pip install --quiet -e '.[sync,dev]' -e ./devstack
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -38,6 +39,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Markers from tests/conftest.py: stack (the local stack), integration (servers,
+# processes, sockets, package installs).
+unit: $(STAMP)
+	$(BIN)/pytest -q -n auto -m 'not soak and not stack and not integration'
 
 test: lint
 	$(BIN)/pytest -q
@@ -49,7 +55,7 @@ $(MIN_STAMP): pyproject.toml devstack/pyproject.toml scripts/min_versions.py
 	$(MIN_BIN)/python -m pip install --quiet --upgrade pip
 	$(MIN_BIN)/python scripts/min_versions.py > $(MIN_DIR)/constraints.txt
 	$(MIN_BIN)/python -m pip install --quiet -c $(MIN_DIR)/constraints.txt \
-		-e '.[dev]' -e ./devstack
+		-e '.[sync,dev]' -e ./devstack
 	touch $(MIN_STAMP)
 
 min-versions: $(MIN_STAMP)
@@ -68,7 +74,7 @@ down: $(STAMP)
 	$(BIN)/contabyx-local down
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[sync,dev,bench]'
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/lookups.py
 

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from contabyx import _redact
+from contabyx import redact
 from contabyx.api import ContabyxAPI, contabyxAPI
 from contabyx.errors import (
     AccessDenied,
@@ -29,7 +29,7 @@ from contabyx.errors import (
 
 __version__ = "0.1.0"
 
-_redact.install()
+redact.install()
 
 __all__ = [
     "AccessDenied",

@@ -3,7 +3,8 @@
 ``make min-versions`` installs the product with these constraints into its own
 virtualenv, so the oldest versions ``pyproject.toml`` allows are the ones tested.
 They are read from ``pyproject.toml`` every time, so the bounds and the test can't
-drift apart: each ``name>=X`` of ``[project] dependencies`` becomes ``name==X``.
+drift apart: each ``name>=X`` of ``[project] dependencies`` and of the ``sync`` extra
+becomes ``name==X``.
 
 botocore is not declared (boto3 brings it) but it holds the service models the
 product relies on (``ResultFormat``, ``GetStatementResultV2``), so it is pinned
@@ -79,10 +80,16 @@ def floors(requirements: List[str]) -> Dict[str, str]:
     return out
 
 
+#: The extras whose requirements are runtime dependencies too (the sync's).
+RUNTIME_EXTRAS = ("sync",)
+
+
 def declared(pyproject: Path = PYPROJECT) -> List[str]:
-    """``[project] dependencies`` of ``pyproject``."""
+    """``[project] dependencies`` of ``pyproject``, and those of its runtime extras."""
     with pyproject.open("rb") as handle:
-        return list(tomllib.load(handle)["project"]["dependencies"])
+        project = tomllib.load(handle)["project"]
+    extras = project.get("optional-dependencies", {})
+    return [*project["dependencies"], *(r for name in RUNTIME_EXTRAS for r in extras.get(name, ()))]
 
 
 def requires_dist(name: str, version: str) -> List[str]:

@@ -13,7 +13,7 @@ import pytest
 
 PURE = (
     "contabyx._convert",
-    "contabyx._redact",
+    "contabyx.redact",
     "contabyx._validate",
     "contabyx.layout",
     "dynamo.backoff",

@@ -17,6 +17,7 @@ ways in need it (``...For<Mode>And<Mode>``).
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import json
 import threading
@@ -142,14 +143,15 @@ def calls_by_module(package: str) -> dict[str, set[str]]:
     return out
 
 
-def actions_called(package: str) -> set[str]:
+@functools.cache  # parsing every module is slow; the code does not change
+def actions_called(package: str) -> frozenset[str]:
     """The IAM actions of every operation the modules of ``package`` call."""
     found: set[str] = set()
     for module, calls in calls_by_module(package).items():
         service = CALLERS[module]
         operations = _operations(service)
         found.update(action(service, operations[name]) for name in calls)
-    return found
+    return frozenset(found)
 
 
 def statements(policy: str) -> list[dict[str, Any]]:

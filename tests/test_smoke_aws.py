@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import boto3
+import pytest
 
 from tests.conftest import LocalStack
 
@@ -38,6 +39,7 @@ def _smoke_tables(local_stack: LocalStack) -> list[str]:
     return [name for name in names if "-smoke-" in name]
 
 
+@pytest.mark.integration
 def test_it_refuses_loopback_endpoints_without_local() -> None:
     env = {
         "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9",

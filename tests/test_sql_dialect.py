@@ -200,6 +200,7 @@ def test_postgresql_only_constructs_fail_the_check(sql: str) -> None:
     assert redshift_problems(sql) != []
 
 
+@pytest.mark.integration
 def test_schema_declares_keys_for_clientid_ranges() -> None:
     tables = {
         statement.this.this.name: statement.args.get("properties")

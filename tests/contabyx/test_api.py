@@ -624,6 +624,7 @@ def test_aws_errors_map_to_contabyx_errors(
         assert failure.__cause__ is not None
 
 
+@pytest.mark.integration
 def test_no_region_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)

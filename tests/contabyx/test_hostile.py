@@ -260,6 +260,7 @@ def test_a_bad_timeout_variable_is_named(monkeypatch: pytest.MonkeyPatch, value:
         contabyxAPI(region_name="us-east-1")
 
 
+@pytest.mark.integration
 def test_timeouts_from_keywords_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_CONNECT_TIMEOUT", "7")
     monkeypatch.setenv("AWS_READ_TIMEOUT", "9.5")
@@ -275,6 +276,7 @@ def test_timeouts_from_keywords_and_environment(monkeypatch: pytest.MonkeyPatch)
 # --- the region ---------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_aws_region_alone_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)

@@ -177,6 +177,7 @@ def test_clients(api: contabyxAPI, known: frozenset[int]) -> None:
     st.text(max_size=300) | anything(st.just(0)),
     st.text(alphabet="abcXYZ019_.-", min_size=3, max_size=20),
 )
+@pytest.mark.integration
 def test_constructor_table_names(name: Any, other: str) -> None:
     try:
         instance = contabyxAPI(

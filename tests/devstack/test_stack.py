@@ -23,6 +23,9 @@ from devstack.paths import REPO_ROOT, python_env
 from devstack.stack import Stack
 from tests.conftest import TEST_PAGE_SIZE, TEST_STACK_DIR
 
+# Starts and stops whole stacks: not in make unit.
+pytestmark = pytest.mark.integration
+
 KEYS = [
     "AWS_ENDPOINT_URL_DYNAMODB",
     "AWS_ENDPOINT_URL_REDSHIFT_DATA",

@@ -57,6 +57,7 @@ def test_info_logging_names_the_clientids_of_each_batch(seeded: int) -> None:
     "args",
     [["run", "--entries", "-1"], ["run", "--table", "nope"], ["run", "--workers", "0"], ["fly"]],
 )
+@pytest.mark.integration
 def test_bad_arguments_are_usage_errors(args: list[str]) -> None:
     done = etl(*args)
     assert done.returncode == 2
@@ -124,6 +125,7 @@ def test_the_summary_line_names_rejected_rows_and_clients() -> None:
     assert line.endswith("9 (ci: bad) and 2 more (see --json)")
 
 
+@pytest.mark.integration
 def test_allow_mass_delete_only_confirms_prune() -> None:
     done = etl("run", "--allow-mass-delete")
     assert done.returncode == 1 and "--prune" in done.stderr

@@ -201,6 +201,7 @@ def test_aws_default_region_is_the_fallback_of_aws_region(tmp_path: Path) -> Non
     assert got.aws_region == "eu-south-1"
 
 
+@pytest.mark.integration
 def test_the_data_api_endpoint_from_the_file_reaches_the_client(tmp_path: Path) -> None:
     from dynamo.query import Insert
 
@@ -230,6 +231,7 @@ def _etl(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("where", ["file", "environment", "flag"])
 def test_a_bad_log_level_is_one_line_and_no_traceback(where: str, tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
@@ -246,6 +248,7 @@ def test_a_bad_log_level_is_one_line_and_no_traceback(where: str, tmp_path: Path
     ]
 
 
+@pytest.mark.integration
 def test_log_level_in_the_file_is_honoured(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     # Nothing listens on port 9: create-tables fails at once, after logging at DEBUG.

@@ -161,6 +161,7 @@ def test_parameters(source: Source, table: str) -> None:
     assert rows == expected and len(expected) == 225
 
 
+@pytest.mark.integration
 def test_parameters_are_bound_not_spliced(source: Source) -> None:
     value = "it's -- not ':code'; DROP TABLE x"
     rows = list(

@@ -128,6 +128,7 @@ class TestDirectConfiguration:
         with pytest.raises(ValueError, match="cluster_identifier"):
             DirectSource(iam=True, db_user="u")
 
+    @pytest.mark.integration
     def test_password_never_shown(self) -> None:
         password = "s3cr3t-Pa55"
         source = DirectSource(host="127.0.0.1", port=_closed_port(), password=password, timeout=2)
@@ -154,6 +155,7 @@ class TestSilentWarehouse:
     """An endpoint that accepts connections and never answers (a half-dead host, a
     firewall that lets the handshake through): the run must end, with one line."""
 
+    @pytest.mark.integration
     @pytest.mark.parametrize("ssl", ["true", "false"])
     def test_connecting_gives_up_after_aws_connect_timeout(self, ssl: str) -> None:
         with silent_endpoint() as port:

@@ -172,6 +172,7 @@ def test_each_retry_is_logged_with_its_reason(caplog: pytest.LogCaptureFixture) 
     assert len(retries) == 1 and "ThrottlingException" in retries[0], retries
 
 
+@pytest.mark.integration
 def test_a_silent_endpoint_gives_up_after_the_retry_time() -> None:
     """An endpoint that accepts connections and never answers: the batch is retried
     for ``retry_seconds``, not ``max_retries`` times its read timeout."""

@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+# Runs the cron wrapper as a process: not in make unit.
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[2]
 LOCK_UNUSABLE = 78
 ANOTHER_HOLDS = 75

@@ -7,7 +7,7 @@ may show in an exception (str, repr, chained causes, traceback), a repr, a log
 record (DEBUG included, botocore's and redshift_connector's loggers included) or
 a command's output. At DEBUG, botocore's own request dump would show the access
 key id (in ``Authorization``) and the session token (``X-Amz-Security-Token``):
-``contabyx._redact`` masks them, and a test here holds it to that.
+``contabyx.redact`` masks them, and a test here holds it to that.
 
 Also: every local server of ours binds the loopback interface only;
 ``config/.env`` is git-ignored; configuration names spliced into SQL are plain
@@ -457,6 +457,7 @@ def test_the_data_api_emulator_listens_on_loopback_only(local_stack: Any) -> Non
 # --------------------------------------------------------------------------- repository
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_config_env_is_git_ignored_and_its_example_is_tracked() -> None:
     def git(*args: str) -> subprocess.CompletedProcess[str]:

@@ -1,4 +1,4 @@
-"""Keep credentials out of botocore's DEBUG logs.
+"""Keep credentials out of botocore's DEBUG logs: shared by the library and the sync.
 
 At DEBUG, botocore logs each signed request: the ``Authorization`` header (with
 the access key id) and ``X-Amz-Security-Token`` (an instance role's session
