@@ -11,7 +11,7 @@ Exit status:
 - 0: every client was written (source rows the views reject are counted in the
   summary line, by reason);
 - 1: the run failed; one line on stderr says what will fix it, no traceback;
-- 2: a usage error;
+- 2: a usage error (bad or conflicting arguments, before anything runs);
 - 3: the run completed, but some clients could not be stored (an item over
   DynamoDB's 400 KB limit, a figure a DynamoDB Number cannot hold): the summary
   line names each by clientid with the reason; every other client was written.
@@ -35,10 +35,10 @@ from botocore.exceptions import (
 )
 
 from dynamo.config import SOURCES, check_log_level, configured_log_level
-from dynamo.errors import ConfigError, SyncError
+from dynamo.errors import SyncError
 from dynamo.load import ACCESS_CODES, AUTH_CODES, advice
 from dynamo.query import Insert
-from dynamo.sync import KINDS, Progress
+from dynamo.sync import KINDS, Progress, SyncResult
 
 #: Exit status of a run that completed but could not store some clients.
 EXIT_REJECTED = 3
@@ -135,31 +135,17 @@ class _Progress(Progress):
 
 
 def _run(args: argparse.Namespace) -> dict[str, Any]:
-    overrides: dict[str, Any] = {}
-    if args.workers is not None:
-        overrides["workers"] = args.workers
-    if args.source is not None:
-        overrides["source"] = args.source
-    if args.prune and args.entries:
-        raise ValueError("--prune needs a complete run: it cannot go with --entries")
-    if args.allow_mass_delete and not args.prune:
-        raise ValueError("--allow-mass-delete only confirms --prune")
+    overrides = {
+        name: value
+        for name, value in (("workers", args.workers), ("source", args.source))
+        if value is not None
+    }
     names = list(KINDS) if args.table == "all" else [args.table]
     started = time.monotonic()
     summary: dict[str, Any] = {"tables": {}, "entries": args.entries}
-    results = []
     with Insert(**overrides) as insert:
-        for name in names:
-            progress = _Progress(name, enabled=sys.stderr.isatty() and not args.json)
-            try:
-                method = (
-                    insert.clients_info if name == "clients_info" else insert.clients_info_by_month
-                )
-                result = method(args.entries, progress=progress)
-            finally:
-                progress.close()
-            results.append(result)
-            summary["tables"][result.table] = result.summary()
+        results = [_sync_one(insert, name, args) for name in names]
+        summary["tables"] = {result.table: result.summary() for result in results}
         summary["rejected_rows"] = insert.source_rejects()
         # Only now, every table synced without error, is the set of clients known.
         if args.prune:
@@ -169,6 +155,15 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     summary["seconds"] = round(time.monotonic() - started, 3)
     summary["retries"] = sum(t["retries"] for t in summary["tables"].values())
     return summary
+
+
+def _sync_one(insert: Insert, name: str, args: argparse.Namespace) -> SyncResult:
+    progress = _Progress(name, enabled=sys.stderr.isatty() and not args.json)
+    method = insert.clients_info if name == "clients_info" else insert.clients_info_by_month
+    try:
+        return method(args.entries, progress=progress)
+    finally:
+        progress.close()
 
 
 def _summary_line(summary: dict[str, Any]) -> str:
@@ -217,50 +212,69 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    try:
-        level = check_log_level(args.log_level) if args.log_level else configured_log_level()
-    except ConfigError as exc:
-        print(f"contabyx-etl: error: {exc}", file=sys.stderr)
-        return 1
+def _create_tables(_args: argparse.Namespace) -> int:
+    from dynamo.aws import dynamodb_client
+    from dynamo.tables import create_tables
+
+    settings = Insert().settings
+    client = dynamodb_client(
+        region=settings.aws_region,
+        endpoint_url=settings.aws_endpoint_url_dynamodb,
+        retries=True,
+        connect_timeout=settings.aws_connect_timeout,
+        read_timeout=settings.aws_read_timeout,
+    )
+    names = create_tables(client, settings.clients_info_table, settings.clients_info_by_year_table)
+    print(f"tables ready: {', '.join(names)}")
+    return 0
+
+
+def _create_views(args: argparse.Namespace) -> int:
+    from dynamo.views import create_views
+
+    with Insert() as insert:
+        statements = create_views(
+            insert.source,
+            spectrum_schema=args.spectrum_schema,
+            views_schema=insert.settings.views_schema,
+            late_binding=not args.no_late_binding,
+        )
+    print(f"views ready: {len(statements)} statements run")
+    return 0
+
+
+def _sync(args: argparse.Namespace) -> int:
+    summary = _run(args)
+    print(json.dumps(summary, sort_keys=True) if args.json else _summary_line(summary))
+    return EXIT_REJECTED if _rejected(summary) else 0
+
+
+COMMANDS = {"create-tables": _create_tables, "create-views": _create_views, "run": _sync}
+
+
+def _check_run_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.command != "run":
+        return
+    if args.prune and args.entries:
+        parser.error("--prune needs a complete run: it cannot go with --entries")
+    if args.allow_mass_delete and not args.prune:
+        parser.error("--allow-mass-delete only confirms --prune")
+
+
+def _setup_logging(level: Optional[str]) -> None:
+    level = check_log_level(level) if level else configured_log_level()
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _check_run_arguments(parser, args)
     try:
-        if args.command == "create-tables":
-            from dynamo.aws import dynamodb_client
-            from dynamo.tables import create_tables
-
-            settings = Insert().settings
-            client = dynamodb_client(
-                region=settings.aws_region,
-                endpoint_url=settings.aws_endpoint_url_dynamodb,
-                retries=True,
-                connect_timeout=settings.aws_connect_timeout,
-                read_timeout=settings.aws_read_timeout,
-            )
-            names = create_tables(
-                client, settings.clients_info_table, settings.clients_info_by_year_table
-            )
-            print(f"tables ready: {', '.join(names)}")
-        elif args.command == "create-views":
-            from dynamo.views import create_views
-
-            with Insert() as insert:
-                statements = create_views(
-                    insert.source,
-                    spectrum_schema=args.spectrum_schema,
-                    views_schema=insert.settings.views_schema,
-                    late_binding=not args.no_late_binding,
-                )
-            print(f"views ready: {len(statements)} statements run")
-        else:
-            summary = _run(args)
-            print(json.dumps(summary, sort_keys=True) if args.json else _summary_line(summary))
-            if _rejected(summary):
-                return EXIT_REJECTED
+        _setup_logging(args.log_level)
+        return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("contabyx-etl: interrupted", file=sys.stderr)
         return 130
@@ -276,7 +290,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             file=sys.stderr,
         )
         return 1
-    return 0
 
 
 if __name__ == "__main__":

@@ -128,4 +128,4 @@ def test_the_summary_line_names_rejected_rows_and_clients() -> None:
 @pytest.mark.integration
 def test_allow_mass_delete_only_confirms_prune() -> None:
     done = etl("run", "--allow-mass-delete")
-    assert done.returncode == 1 and "--prune" in done.stderr
+    assert done.returncode == 2 and "--prune" in done.stderr

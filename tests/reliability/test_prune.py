@@ -32,7 +32,7 @@ def test_prune_only_after_a_complete_successful_run(local_stack: Any, warehouse:
     assert set(after) == set(before) - set(gone)
 
     limited = etl(TABLES, "run", "--entries", "20", "--prune")
-    assert limited.returncode == 1 and "--prune" in limited.stderr
+    assert limited.returncode == 2 and "--prune" in limited.stderr
     assert stored_ids() == [set(before), set(before)]
 
     # A run that fails (the by-year view is unreadable) prunes nothing, in either table.
