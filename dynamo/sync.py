@@ -33,6 +33,7 @@ from dynamo.errors import WriteError
 from dynamo.extract import Row, Source
 from dynamo.load import ItemWriter, advice
 from dynamo.shape import Rejected, Shaped
+from dynamo.views import sync_query
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,10 @@ class TableKind:
 
     name: str
     view: str
+    #: The columns of the rows ``to_items`` takes, in order (``range_query`` selects them).
     columns: tuple[str, ...]
-    order: str
+    #: The statement of ``sql/sync_queries.sql`` that reads one clientid range of ``view``.
+    range_query: str
     #: ``to_items(rows, run=run_id)``: an item, or a :class:`Rejected` client, per client.
     to_items: Callable[..., Iterator[Shaped]]
     table_setting: str
@@ -73,7 +76,7 @@ CLIENTS_INFO = TableKind(
     name="clients_info",
     view="clients_info",
     columns=shape.CLIENTS_INFO_COLUMNS,
-    order="clientid",
+    range_query="range_clients_info",
     to_items=shape.shaped_client_items,
     table_setting="clients_info_table",
 )
@@ -81,7 +84,7 @@ CLIENTS_INFO_BY_YEAR = TableKind(
     name="clients_info_by_year",
     view="clients_info_by_month",
     columns=shape.BY_MONTH_COLUMNS,
-    order="clientid, year, month",
+    range_query="range_clients_info_by_month",
     to_items=shape.client_year_items,
     table_setting="clients_info_by_year_table",
 )
@@ -158,31 +161,6 @@ def check_entries(entries: object) -> int:
     return entries
 
 
-def plan_sql(schema: str) -> str:
-    """Upper bounds of consecutive clientid ranges of ``:chunk`` clients, up to ``:limit``."""
-    # The schema passed config.SQL_NAME; every value is a bound parameter.
-    return (
-        "SELECT clientid, rn FROM ("  # noqa: S608
-        " SELECT clientid, ROW_NUMBER() OVER (ORDER BY clientid) AS rn,"
-        " COUNT(*) OVER () AS total"
-        f" FROM {schema}.clients_info WHERE clientid >= {LOWEST_CLIENTID}) AS ranked"
-        " WHERE rn <= CAST(:limit AS BIGINT)"
-        " AND (MOD(rn, CAST(:chunk AS BIGINT)) = 0"
-        " OR rn = LEAST(total, CAST(:limit AS BIGINT)))"
-        " ORDER BY clientid"
-    )
-
-
-def range_sql(kind: TableKind, schema: str) -> str:
-    """The rows of the clients with ``:low < clientid <= :high``, ordered for shaping."""
-    # The schema passed config.SQL_NAME; every value is a bound parameter.
-    return (
-        f"SELECT {', '.join(kind.columns)} FROM {schema}.{kind.view}"  # noqa: S608
-        " WHERE clientid > CAST(:low AS BIGINT) AND clientid <= CAST(:high AS BIGINT)"
-        f" ORDER BY {kind.order}"
-    )
-
-
 #: Why the views leave a source row out, in the order ``sql/create_views.sql`` checks
 #: them: the columns of ``source_rejects``, and the keys of ``Insert.source_rejects()``.
 REJECT_REASONS: tuple[str, ...] = (
@@ -201,10 +179,22 @@ REJECT_REASONS: tuple[str, ...] = (
 LOWEST_CLIENTID = 0
 
 
+def plan_sql(schema: str) -> str:
+    """Upper bounds of consecutive clientid ranges of ``:chunk`` clients, up to ``:limit``.
+
+    This and the two below are statements of ``sql/sync_queries.sql``.
+    """
+    return sync_query("plan", schema)
+
+
+def range_sql(kind: TableKind, schema: str) -> str:
+    """The rows of the clients with ``:low < clientid <= :high``, ordered for shaping."""
+    return sync_query(kind.range_query, schema)
+
+
 def rejects_sql(schema: str) -> str:
     """The counts of source rows that the views leave out, by reason."""
-    columns = ", ".join(REJECT_REASONS)
-    return f"SELECT {columns} FROM {schema}.source_rejects"  # noqa: S608 - checked identifier
+    return sync_query("rejects", schema)
 
 
 def plan_ranges(bounds: list[int]) -> list[tuple[int, int]]:
