@@ -15,9 +15,10 @@ Three steps, each below: :func:`read_plan` (one statement: the clientid ranges),
 :class:`RangeReader` (one range: rows -> items, handed to the writer) and
 :func:`write_ranges` (the readers in parallel, feeding one writer).
 
->>> result = sync_table(CLIENTS_INFO, settings, source=source, client=client, entries=10)
->>> result.clientids[:3]
-[1, 4, 7]
+Example::
+
+    result = sync_table(CLIENTS_INFO, settings, source=source, client=client, entries=10)
+    result.clientids[:3]        # [1, 4, 7]
 """
 
 from __future__ import annotations

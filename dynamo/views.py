@@ -1,7 +1,13 @@
-"""The warehouse views, from ``sql/create_views.sql``.
+"""The warehouse views, from ``sql/create_views.sql``; and the package's SQL files.
 
->>> statements = render_views(spectrum_schema="ext_contabyx")
->>> create_views(source, spectrum_schema="ext_contabyx")
+The SQL files the package ships (``sql/``, package data ``dynamo.sql``) are read here,
+by :func:`package_sql`; the only text put into a statement is a checked schema name.
+
+Example::
+
+    statements = render_views(spectrum_schema="ext_contabyx")   # pure
+    create_views(source, spectrum_schema="ext_contabyx")        # runs them
+    sync_query("plan", "contabyx")                              # sql/sync_queries.sql
 """
 
 from __future__ import annotations
