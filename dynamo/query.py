@@ -1,10 +1,13 @@
 """The public API of the sync, as the original design named it.
 
->>> from dynamo.query import Insert
->>> Insert().clients_info(entries=10).clientids            # -> table clients_info
-[1, 4, 7, 12, 15, 16, 21, 30, 31, 33]
->>> Insert().clients_info_by_month(entries=10)             # -> table clients_info_by_year
->>> Insert(workers=16, source="direct").clients_info()     # every client, other settings
+Example::
+
+    from dynamo.query import Insert
+
+    Insert().clients_info(entries=10).clientids         # -> table clients_info
+    # [1, 4, 7, 12, 15, 16, 21, 30, 31, 33]
+    Insert().clients_info_by_month(entries=10)          # -> table clients_info_by_year
+    Insert(workers=16, source="direct").clients_info()  # every client, other settings
 
 ``entries=0`` (the default) means every client; ``entries=N`` the N clients with
 the lowest clientids, each written whole. Settings are validated when ``Insert``

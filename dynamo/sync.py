@@ -11,9 +11,14 @@ Memory holds one page per reader and a bounded queue of batches, whatever the
 number of clients: the only thing that grows with the run is the sorted array of
 clientids written, which the result reports.
 
->>> result = sync_table(CLIENTS_INFO, settings, source=source, client=client, entries=10)
->>> result.clientids[:3]
-[1, 4, 7]
+Three steps, each below: :func:`read_plan` (one statement: the clientid ranges),
+:class:`RangeReader` (one range: rows -> items, handed to the writer) and
+:func:`write_ranges` (the readers in parallel, feeding one writer).
+
+Example::
+
+    result = sync_table(CLIENTS_INFO, settings, source=source, client=client, entries=10)
+    result.clientids[:3]        # [1, 4, 7]
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from dynamo.errors import WriteError
 from dynamo.extract import Row, Source
 from dynamo.load import ItemWriter, advice
 from dynamo.shape import Rejected, Shaped
+from dynamo.views import sync_query
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +68,10 @@ class TableKind:
 
     name: str
     view: str
+    #: The columns of the rows ``to_items`` takes, in order (``range_query`` selects them).
     columns: tuple[str, ...]
-    order: str
+    #: The statement of ``sql/sync_queries.sql`` that reads one clientid range of ``view``.
+    range_query: str
     #: ``to_items(rows, run=run_id)``: an item, or a :class:`Rejected` client, per client.
     to_items: Callable[..., Iterator[Shaped]]
     table_setting: str
@@ -73,7 +81,7 @@ CLIENTS_INFO = TableKind(
     name="clients_info",
     view="clients_info",
     columns=shape.CLIENTS_INFO_COLUMNS,
-    order="clientid",
+    range_query="range_clients_info",
     to_items=shape.shaped_client_items,
     table_setting="clients_info_table",
 )
@@ -81,7 +89,7 @@ CLIENTS_INFO_BY_YEAR = TableKind(
     name="clients_info_by_year",
     view="clients_info_by_month",
     columns=shape.BY_MONTH_COLUMNS,
-    order="clientid, year, month",
+    range_query="range_clients_info_by_month",
     to_items=shape.client_year_items,
     table_setting="clients_info_by_year_table",
 )
@@ -158,31 +166,6 @@ def check_entries(entries: object) -> int:
     return entries
 
 
-def plan_sql(schema: str) -> str:
-    """Upper bounds of consecutive clientid ranges of ``:chunk`` clients, up to ``:limit``."""
-    # The schema passed config.SQL_NAME; every value is a bound parameter.
-    return (
-        "SELECT clientid, rn FROM ("  # noqa: S608
-        " SELECT clientid, ROW_NUMBER() OVER (ORDER BY clientid) AS rn,"
-        " COUNT(*) OVER () AS total"
-        f" FROM {schema}.clients_info WHERE clientid >= {LOWEST_CLIENTID}) AS ranked"
-        " WHERE rn <= CAST(:limit AS BIGINT)"
-        " AND (MOD(rn, CAST(:chunk AS BIGINT)) = 0"
-        " OR rn = LEAST(total, CAST(:limit AS BIGINT)))"
-        " ORDER BY clientid"
-    )
-
-
-def range_sql(kind: TableKind, schema: str) -> str:
-    """The rows of the clients with ``:low < clientid <= :high``, ordered for shaping."""
-    # The schema passed config.SQL_NAME; every value is a bound parameter.
-    return (
-        f"SELECT {', '.join(kind.columns)} FROM {schema}.{kind.view}"  # noqa: S608
-        " WHERE clientid > CAST(:low AS BIGINT) AND clientid <= CAST(:high AS BIGINT)"
-        f" ORDER BY {kind.order}"
-    )
-
-
 #: Why the views leave a source row out, in the order ``sql/create_views.sql`` checks
 #: them: the columns of ``source_rejects``, and the keys of ``Insert.source_rejects()``.
 REJECT_REASONS: tuple[str, ...] = (
@@ -201,10 +184,22 @@ REJECT_REASONS: tuple[str, ...] = (
 LOWEST_CLIENTID = 0
 
 
+def plan_sql(schema: str) -> str:
+    """Upper bounds of consecutive clientid ranges of ``:chunk`` clients, up to ``:limit``.
+
+    This and the two below are statements of ``sql/sync_queries.sql``.
+    """
+    return sync_query("plan", schema)
+
+
+def range_sql(kind: TableKind, schema: str) -> str:
+    """The rows of the clients with ``:low < clientid <= :high``, ordered for shaping."""
+    return sync_query(kind.range_query, schema)
+
+
 def rejects_sql(schema: str) -> str:
     """The counts of source rows that the views leave out, by reason."""
-    columns = ", ".join(REJECT_REASONS)
-    return f"SELECT {columns} FROM {schema}.source_rejects"  # noqa: S608 - checked identifier
+    return sync_query("rejects", schema)
 
 
 def plan_ranges(bounds: list[int]) -> list[tuple[int, int]]:
@@ -214,6 +209,137 @@ def plan_ranges(bounds: list[int]) -> list[tuple[int, int]]:
         ranges.append((low, high))
         low = high
     return ranges
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The clientid ranges of a run, ``(low, high]`` each, and the clients they hold."""
+
+    ranges: list[tuple[int, int]]
+    clients: int
+
+    @property
+    def statements(self) -> int:
+        """The statements the run sends: the plan's own and one per range."""
+        return len(self.ranges) + 1
+
+
+def read_plan(source: Source, settings: Settings, entries: int) -> Plan:
+    """Plan a run of ``entries`` clients (0: every client) with one statement."""
+    bounds = [
+        (int(clientid), int(rank))
+        for clientid, rank in source.rows(
+            plan_sql(settings.views_schema),
+            {"limit": entries or _NO_LIMIT, "chunk": settings.chunk_clients},
+        )
+    ]
+    # The last bound is the last client planned: its rank is the number of clients.
+    clients = bounds[-1][1] if bounds else 0
+    return Plan(ranges=plan_ranges([clientid for clientid, _ in bounds]), clients=clients)
+
+
+class _Counted:
+    """The rows of an iterator, counted as they are taken."""
+
+    def __init__(self, rows: Iterator[Row]) -> None:
+        self._rows = rows
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Row]:
+        return self
+
+    def __next__(self) -> Row:
+        row = next(self._rows)
+        self.count += 1
+        return row
+
+
+class RangeReader:
+    """Reads clientid ranges of one view and hands each client's item to the writer.
+
+    :meth:`read` runs in several threads at once: the row count and the rejected
+    clients are kept under a lock. Setting :attr:`stop` ends every read early and
+    cancels the statements in flight.
+    """
+
+    def __init__(
+        self,
+        kind: TableKind,
+        *,
+        source: Source,
+        writer: ItemWriter,
+        table: str,
+        schema: str,
+        run: str,
+        progress: Progress,
+    ) -> None:
+        self.kind, self.table, self.run = kind, table, run
+        self.stop = threading.Event()
+        self.rows = 0
+        self.rejected: list[Rejected] = []
+        self._source, self._writer, self._progress = source, writer, progress
+        self._sql = range_sql(kind, schema)
+        self._lock = threading.Lock()
+
+    def read(self, low: int, high: int) -> None:
+        """Read the clients with ``low < clientid <= high``."""
+        rows = self._source.rows(self._sql, {"low": low, "high": high}, cancel=self.stop)
+        counted = _Counted(iter(rows))
+        try:
+            self._hand_over(self.kind.to_items(counted, run=self.run))
+        finally:
+            # A range left early (stop, a failure) closes its statement now.
+            close = getattr(rows, "close", None)
+            if close is not None:
+                close()
+            with self._lock:
+                self.rows += counted.count
+            self._progress.rows(counted.count)
+
+    def _hand_over(self, shaped_items: Iterator[Shaped]) -> None:
+        for shaped in shaped_items:
+            if self.stop.is_set():
+                return
+            if isinstance(shaped, Rejected):
+                log.warning("%s: client %s not written: %s", self.table, *shaped)
+                with self._lock:
+                    self.rejected.append(shaped)
+            else:
+                self._writer.put(self.table, shaped)
+
+
+def write_ranges(reader: RangeReader, writer: ItemWriter, plan: Plan, *, readers: int) -> None:
+    """Read every range of ``plan``, ``readers`` at a time, into ``writer``; flush it.
+
+    A failed write raises a :class:`WriteError` that says how far the run got.
+    """
+    try:
+        # The writer closes last: it flushes what every reader handed over.
+        with writer:
+            _read_ranges(reader, plan.ranges, readers)
+    except WriteError as error:
+        written = len(writer.stats.clientids.get(reader.table, []))
+        raise WriteError(
+            f"{reader.table}: the run stopped after writing {written} of {plan.clients} "
+            f"clients; {advice(error.__cause__)}: {error}",
+            error.not_written,
+        ) from error.__cause__
+
+
+def _read_ranges(reader: RangeReader, ranges: list[tuple[int, int]], readers: int) -> None:
+    with ThreadPoolExecutor(readers, thread_name_prefix="sync-reader") as pool:
+        futures: list[Future[None]] = [pool.submit(reader.read, low, high) for low, high in ranges]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = next((f for f in done if f.exception() is not None), None)
+        if failed is None:
+            return
+        # Stop the other readers now: their statements are cancelled, not awaited.
+        reader.stop.set()
+        for future in futures:
+            future.cancel()
+        error = failed.exception()
+        assert error is not None
+        raise error
 
 
 def sync_table(
@@ -236,101 +362,50 @@ def sync_table(
     table = getattr(settings, kind.table_setting)
     started = time.monotonic()
 
-    # 1. Plan: the clientid ranges, from one statement.
-    plan = [
-        (int(clientid), int(rank))
-        for clientid, rank in source.rows(
-            plan_sql(settings.views_schema),
-            {"limit": entries or _NO_LIMIT, "chunk": settings.chunk_clients},
-        )
-    ]
-    planned = plan[-1][1] if plan else 0
-    progress.planned(planned)
-    ranges = plan_ranges([clientid for clientid, _ in plan])
+    plan = read_plan(source, settings, entries)
+    progress.planned(plan.clients)
     log.info(
         "%s: run %s, %d clientid ranges of up to %d clients",
         table,
         run,
-        len(ranges),
+        len(plan.ranges),
         settings.chunk_clients,
     )
-    sql = range_sql(kind, settings.views_schema)
-    stop = threading.Event()
-    rows_read = 0
-    rejected: list[Rejected] = []
-    lock = threading.Lock()
-
-    # 2. Read a range, shape its clients, hand their items to the writer.
-    def read(low: int, high: int, writer: ItemWriter) -> None:
-        nonlocal rows_read
-        count = 0
-
-        def counted(rows: Iterator[Row]) -> Iterator[Row]:
-            nonlocal count
-            for row in rows:
-                count += 1
-                yield row
-
-        rows = source.rows(sql, {"low": low, "high": high}, cancel=stop)
-        try:
-            for shaped in kind.to_items(counted(rows), run=run):
-                if stop.is_set():
-                    return
-                if isinstance(shaped, Rejected):
-                    log.warning("%s: client %s not written: %s", table, *shaped)
-                    with lock:
-                        rejected.append(shaped)
-                else:
-                    writer.put(table, shaped)
-        finally:
-            close = getattr(rows, "close", None)
-            if close is not None:
-                close()
-            with lock:
-                rows_read += count
-            progress.rows(count)
-
-    # 3. Write: parallel readers feed the writer; the first failure stops them all.
     writer = ItemWriter(
         client,
         workers=settings.workers,
         max_retries=settings.max_retries,
         on_written=progress.written,
     )
-    try:
-        with writer, ThreadPoolExecutor(settings.readers, thread_name_prefix="sync-reader") as pool:
-            futures: list[Future[None]] = [
-                pool.submit(read, low, high, writer) for low, high in ranges
-            ]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = next((f for f in done if f.exception() is not None), None)
-            if failed is not None:
-                # Stop the other readers now: their statements are cancelled, not awaited.
-                stop.set()
-                for future in futures:
-                    future.cancel()
-                error = failed.exception()
-                assert error is not None
-                raise error
-    except WriteError as error:
-        written = len(writer.stats.clientids.get(table, []))
-        raise WriteError(
-            f"{table}: the run stopped after writing {written} of {planned} clients; "
-            f"{advice(error.__cause__)}: {error}",
-            error.not_written,
-        ) from error.__cause__
-    rejected.extend(Rejected(*r) for r in writer.stats.rejected.get(table, []))
+    reader = RangeReader(
+        kind,
+        source=source,
+        writer=writer,
+        table=table,
+        schema=settings.views_schema,
+        run=run,
+        progress=progress,
+    )
+    write_ranges(reader, writer, plan, readers=settings.readers)
+    return _result(reader, writer, plan, entries=entries, seconds=time.monotonic() - started)
+
+
+def _result(
+    reader: RangeReader, writer: ItemWriter, plan: Plan, *, entries: int, seconds: float
+) -> SyncResult:
+    table = reader.table
+    rejected = reader.rejected + [Rejected(*r) for r in writer.stats.rejected.get(table, [])]
     ids = sorted(writer.stats.clientids.get(table, []))
     return SyncResult(
         table=table,
         clientids=ids,
         items=len(ids),
-        rows=rows_read,
-        seconds=time.monotonic() - started,
+        rows=reader.rows,
+        seconds=seconds,
         retries=writer.stats.retries,
-        statements=len(ranges) + 1,
+        statements=plan.statements,
         entries=entries,
         stats=writer.stats.as_dict(),
-        run=run,
+        run=reader.run,
         rejected=sorted(rejected, key=_by_clientid),
     )

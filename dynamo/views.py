@@ -1,7 +1,13 @@
-"""The warehouse views, from ``sql/create_views.sql``.
+"""The warehouse views, from ``sql/create_views.sql``; and the package's SQL files.
 
->>> statements = render_views(spectrum_schema="ext_contabyx")
->>> create_views(source, spectrum_schema="ext_contabyx")
+The SQL files the package ships (``sql/``, package data ``dynamo.sql``) are read here,
+by :func:`package_sql`; the only text put into a statement is a checked schema name.
+
+Example::
+
+    statements = render_views(spectrum_schema="ext_contabyx")   # pure
+    create_views(source, spectrum_schema="ext_contabyx")        # runs them
+    sync_query("plan", "contabyx")                              # sql/sync_queries.sql
 """
 
 from __future__ import annotations
@@ -26,14 +32,58 @@ _UNION = (
 )
 
 
+#: The line before each statement of a file of named statements.
+_NAME_LINE = re.compile(r"^-- name: (\w+)$", re.MULTILINE)
+#: How ``sql/sync_queries.sql`` names the views' schema.
+_VIEWS_FROM = re.compile(r"\b(FROM )contabyx\.")
+
+
+def package_sql(name: str) -> str:
+    """The text of ``sql/<name>`` as shipped with the package (package data ``dynamo.sql``)."""
+    return (resources.files("dynamo.sql") / name).read_text(encoding="utf-8")
+
+
 def views_sql() -> str:
     """The text of ``sql/create_views.sql`` as shipped with the package."""
-    return (resources.files("dynamo.sql") / "create_views.sql").read_text(encoding="utf-8")
+    return package_sql("create_views.sql")
 
 
 def _statements(sql: str) -> list[str]:
     lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def named_statements(sql: str) -> dict[str, str]:
+    """The statements of ``sql``, each after a ``-- name: x`` line, each made one line.
+
+    One line, so that a message's preview of a statement (its first line) shows it.
+
+    >>> named_statements("-- name: one\\nSELECT a\\n  FROM t;\\n-- name: two\\nSELECT 2;")
+    {'one': 'SELECT a FROM t', 'two': 'SELECT 2'}
+    """
+    parts = _NAME_LINE.split(sql)
+    if _statements(parts[0]):
+        raise ValueError("a statement comes before the first '-- name:' line")
+    out: dict[str, str] = {}
+    for name, text in zip(parts[1::2], parts[2::2]):
+        statements = _statements(text)
+        if len(statements) != 1 or name in out:
+            raise ValueError(f"statement {name!r}: not exactly one statement of that name")
+        out[name] = " ".join(line.strip() for line in statements[0].splitlines())
+    return out
+
+
+def sync_query(name: str, views_schema: str = "contabyx") -> str:
+    """Statement ``name`` of ``sql/sync_queries.sql``, reading the views in ``views_schema``."""
+    _check_name("views schema", views_schema)
+    statement = named_statements(package_sql("sync_queries.sql"))[name]
+    # The schema name passed SQL_NAME: it cannot carry SQL.
+    return _VIEWS_FROM.sub(rf"\g<1>{views_schema}.", statement)
+
+
+def _check_name(what: str, name: Optional[str]) -> None:
+    if name is not None and not SQL_NAME.fullmatch(name):
+        raise ConfigError(f"{what} {name!r} is not a plain SQL identifier")
 
 
 def render_views(
@@ -49,9 +99,8 @@ def render_views(
     only text spliced into the SQL. ``late_binding=False`` leaves out Redshift's
     WITH NO SCHEMA BINDING, for the local PostgreSQL that has no such clause.
     """
-    for what, name in (("spectrum schema", spectrum_schema), ("views schema", views_schema)):
-        if name is not None and not SQL_NAME.fullmatch(name):
-            raise ConfigError(f"{what} {name!r} is not a plain SQL identifier")
+    _check_name("spectrum schema", spectrum_schema)
+    _check_name("views schema", views_schema)
     out = []
     for statement in _statements(sql if sql is not None else views_sql()):
         statement = re.sub(

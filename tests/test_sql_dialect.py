@@ -5,7 +5,8 @@ check makes such a construct fail the build instead. The statements are found
 from the code, three ways, so that the list cannot drift:
 
 * the functions that build SQL (views as rendered, with and without Spectrum;
-  plan, range, rejects; create-views' catalog and DROP statements; the schema);
+  every statement of ``sql/sync_queries.sql``: plan, ranges, rejects;
+  create-views' catalog and DROP statements; the schema);
 * every SQL string literal in ``dynamo/`` (f-string fields read as a name);
 * every statement a real ``create-views`` and sync sent to the Data API emulator.
 
@@ -30,10 +31,17 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel, SqlglotError
 
 from devstack.paths import SCHEMA_SQL
-from dynamo import sync
 from dynamo.extract import open_source
 from dynamo.query import Insert
-from dynamo.views import catalog_statements, create_views, render_views, view_name
+from dynamo.views import (
+    catalog_statements,
+    create_views,
+    named_statements,
+    package_sql,
+    render_views,
+    sync_query,
+    view_name,
+)
 from tests.support.synced import fresh_tables
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,10 +119,8 @@ def built_statements() -> dict[str, str]:
             out[f"view {name} ({variant})"] = statement
             for i, other in enumerate(catalog_statements(schema, name)):
                 out[f"create-views {name} #{i}"] = other
-    out["plan"] = sync.plan_sql("contabyx")
-    for kind in sync.KINDS.values():
-        out[f"range {kind.name}"] = sync.range_sql(kind, "contabyx")
-    out["rejects"] = sync.rejects_sql("contabyx")
+    for name in named_statements(package_sql("sync_queries.sql")):
+        out[f"sync {name}"] = sync_query(name, "contabyx")
     for i, statement in enumerate(sqlglot.parse(SCHEMA_SQL.read_text(), read="redshift")):
         assert statement is not None
         out[f"schema #{i}"] = statement.sql(dialect="redshift")
@@ -179,8 +185,13 @@ def test_sql_literals_in_the_code_are_redshift_sql(where: str) -> None:
 def test_the_literal_scan_finds_the_statements() -> None:
     # If the scan found nothing, the test above would pass vacuously.
     found = " ".join(LITERALS.values())
-    assert "source_rejects" in found and "information_schema.columns" in found
+    assert "information_schema.columns" in found and "information_schema.views" in found
     assert "DROP VIEW IF EXISTS" in found
+
+
+def test_the_sync_statements_are_checked() -> None:
+    # The sync's statements live in sql/sync_queries.sql, not in literals.
+    assert {"sync plan", "sync range_clients_info", "sync rejects"} <= set(BUILT)
 
 
 @pytest.mark.parametrize(

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import pytest
+import sqlglot
 
+from dynamo.errors import ConfigError
 from dynamo.sync import (
+    CLIENTS_INFO,
     CLIENTS_INFO_BY_YEAR,
+    KINDS,
     LOWEST_CLIENTID,
     REJECT_REASONS,
+    TableKind,
     check_entries,
     plan_ranges,
     plan_sql,
@@ -50,3 +55,23 @@ def test_rejects_are_read_by_their_names() -> None:
         f"SELECT {', '.join(REJECT_REASONS)} FROM contabyx.source_rejects"
     )
     assert len(set(REJECT_REASONS)) == len(REJECT_REASONS)
+
+
+@pytest.mark.parametrize("kind", list(KINDS.values()), ids=lambda kind: kind.name)
+def test_a_range_statement_selects_the_columns_its_shaping_takes(kind: TableKind) -> None:
+    # The statements live in sql/sync_queries.sql; shaping reads rows by position.
+    statement = sqlglot.parse_one(range_sql(kind, "contabyx"), read="redshift")
+    assert statement.named_selects == list(kind.columns)
+
+
+def test_the_sync_statements_read_the_views_schema() -> None:
+    assert " FROM reporting.clients_info " in plan_sql("reporting")
+    assert " FROM reporting.clients_info " in range_sql(CLIENTS_INFO, "reporting")
+    assert rejects_sql("reporting").endswith(" FROM reporting.source_rejects")
+
+
+@pytest.mark.parametrize("schema", ["contabyx.x; DROP TABLE t", "a b", "", "1st"])
+def test_the_sync_statements_take_only_a_plain_schema_name(schema: str) -> None:
+    for build in (plan_sql, rejects_sql, lambda name: range_sql(CLIENTS_INFO, name)):
+        with pytest.raises(ConfigError, match="not a plain SQL identifier"):
+            build(schema)

@@ -13,7 +13,7 @@ from dynamo.config import ConfigError
 from dynamo.extract import ExtractError, open_source
 from dynamo.extract.direct import DirectSource
 from dynamo.sync import REJECT_REASONS
-from dynamo.views import create_views, render_views
+from dynamo.views import create_views, named_statements, package_sql, render_views
 
 
 def test_plain_views_read_the_local_table_only() -> None:
@@ -43,6 +43,28 @@ def test_schema_names_are_identifiers(name: str) -> None:
 
 def _where(statement: str) -> str:
     return statement[statement.index("\nWHERE") : statement.rindex("\nGROUP BY")]
+
+
+def test_the_sync_statements_file_names_each_statement_once() -> None:
+    names = named_statements(package_sql("sync_queries.sql"))
+    assert set(names) == {"plan", "range_clients_info", "range_clients_info_by_month", "rejects"}
+    assert all(
+        "\n" not in statement and statement.startswith("SELECT ") for statement in names.values()
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SELECT 0;\n-- name: one\nSELECT 1;",
+        "-- name: one\nSELECT 1;\n-- name: one\nSELECT 2;",
+        "-- name: one\nSELECT 1; SELECT 2;",
+        "-- name: one\n-- nothing here\n",
+    ],
+)
+def test_a_statement_without_its_own_name_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="statement"):
+        named_statements(text)
 
 
 def test_total_and_months_keep_the_same_rows() -> None:
