@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import time
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -34,7 +33,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from contabyx import _convert, _validate
+from contabyx import _convert, _validate, backoff
 from contabyx.errors import (
     AccessDenied,
     ClientNotFound,
@@ -88,6 +87,8 @@ DEFAULT_CONNECT_TIMEOUT = 2.0
 DEFAULT_READ_TIMEOUT = 5.0
 #: Attempts of one request (botocore standard retry mode), the first included.
 DEFAULT_MAX_ATTEMPTS = 3
+#: A lookup waits less than the sync between BatchGetItem attempts: a caller is waiting.
+BATCH_BACKOFF_CAP = 2.0
 #: The region variables, in the AWS SDKs' order of precedence.
 REGION_ENVS = ("AWS_REGION", "AWS_DEFAULT_REGION")
 
@@ -227,8 +228,8 @@ class contabyxAPI:
         pooled connections).
     :param batch_max_attempts: BatchGetItem requests made for one batch while DynamoDB
         leaves keys unprocessed, before :class:`~contabyx.errors.Throttled` is raised.
-    :param batch_backoff_base, batch_backoff_cap: the exponential backoff, with full
-        jitter, between those attempts, in seconds.
+    :param batch_backoff_base, batch_backoff_cap: the wait between those attempts, in
+        seconds (:func:`contabyx.backoff.delay`, the sync's backoff, capped lower).
     """
 
     def __init__(
@@ -250,8 +251,8 @@ class contabyxAPI:
         config: Optional[Config] = None,
         max_pool_connections: int = 32,
         batch_max_attempts: int = 8,
-        batch_backoff_base: float = 0.05,
-        batch_backoff_cap: float = 2.0,
+        batch_backoff_base: float = backoff.BASE,
+        batch_backoff_cap: float = BATCH_BACKOFF_CAP,
     ) -> None:
         self._info_table = _validate.check_table_name(clients_info_table, "clients_info_table")
         self._by_year_table = _validate.check_table_name(
@@ -610,8 +611,8 @@ class contabyxAPI:
     def _batch_get(
         self, request: dict[str, KeysAndAttributesTypeDef]
     ) -> dict[str, list[dict[str, Any]]]:
-        """BatchGetItem until no key is left unprocessed, with capped exponential backoff
-        and full jitter between attempts; Throttled after ``batch_max_attempts``."""
+        """BatchGetItem until no key is left unprocessed, waiting :func:`contabyx.backoff.delay`
+        between attempts; Throttled after ``batch_max_attempts``."""
         tables = tuple(request)
         results: dict[str, list[dict[str, Any]]] = {t: [] for t in tables}
         pending = request
@@ -639,14 +640,14 @@ class contabyxAPI:
                     f"BatchGetItem on {', '.join(tables)} left {count} keys unprocessed "
                     f"after {attempt} attempts: the tables are throttled, try again later"
                 )
-            delay = random.uniform(0, min(self._backoff_cap, self._backoff_base * 2**attempt))
+            wait = backoff.delay(attempt, base=self._backoff_base, cap=self._backoff_cap)
             log.info(
                 "BatchGetItem left %d keys unprocessed; attempt %d in %.3f s",
                 count,
                 attempt + 1,
-                delay,
+                wait,
             )
-            time.sleep(delay)
+            time.sleep(wait)
             pending = left
 
     def _translate(

@@ -46,8 +46,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from contabyx import layout
-from dynamo import backoff
+from contabyx import backoff, layout
 from dynamo.errors import WriteError as WriteError  # its home before dynamo.errors
 
 log = logging.getLogger(__name__)
