@@ -21,31 +21,19 @@ from typing import TYPE_CHECKING, Any, Optional, Union, cast
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    CredentialRetrievalError,
-    HTTPClientError,
-    NoCredentialsError,
-    NoRegionError,
-    PartialCredentialsError,
-)
-from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from contabyx import _convert, _validate, backoff
 from contabyx.errors import (
-    AccessDenied,
     ClientNotFound,
     ConfigurationError,
-    ConnectionFailed,
-    ContabyxError,
-    CredentialsError,
+    Endpoint,
     IncompleteClient,
     OutdatedItem,
-    ServiceError,
-    TableNotFound,
     Throttled,
+    describe_failure,
+    one_line,
+    translate,
 )
 from contabyx.layout import (
     BALANCE,
@@ -97,28 +85,6 @@ Amount = Union[float, Decimal]
 _TOTAL = total_projection(*FIGURES)
 _KEY_ONLY = total_projection()
 _FAILURE = "contabyx_failure"
-_CREDENTIAL_CODES = frozenset(
-    {
-        "UnrecognizedClientException",
-        "InvalidSignatureException",
-        "IncompleteSignatureException",
-        "MissingAuthenticationTokenException",
-        "ExpiredTokenException",
-        "InvalidClientTokenId",
-        "SignatureDoesNotMatch",
-        "ExpiredToken",
-    }
-)
-_ACCESS_CODES = frozenset({"AccessDeniedException", "AccessDenied"})
-_THROTTLE_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "Throttling",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-    }
-)
 
 
 def _timeout(given: Optional[float], env: str, default: float) -> float:
@@ -160,21 +126,6 @@ def _region(region_name: Optional[str], session: Optional[Session]) -> Optional[
         if value:
             return value
     return None
-
-
-def _describe_failure(response: Any, caught_exception: Optional[BaseException]) -> str:
-    if caught_exception is not None:
-        return f"{type(caught_exception).__name__}: {_one_line(str(caught_exception), 160)}"
-    if response is not None:
-        error = response[1].get("Error", {}) if isinstance(response[1], dict) else {}
-        status = response[1].get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
-        return f"{error.get('Code') or 'HTTP ' + str(status)}"
-    return "an unknown failure"
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 class _Scrubber:
@@ -323,8 +274,14 @@ class contabyxAPI:
             ) from exc
         except (BotoCoreError, ValueError) as exc:
             raise ConfigurationError(
-                f"cannot set up the DynamoDB client: {self._scrub(_one_line(str(exc)))}"
+                f"cannot set up the DynamoDB client: {self._scrub(one_line(str(exc)))}"
             ) from exc
+        self._endpoint = Endpoint(
+            self._client.meta.region_name,
+            self._client.meta.endpoint_url,
+            self._max_attempts,
+            f"{READ_TIMEOUT_ENV}/{CONNECT_TIMEOUT_ENV}",
+        )
         events = self._client.meta.events
         events.register("needs-retry.dynamodb", self._note_failure)
         events.register("request-created.dynamodb", self._log_retry)
@@ -338,7 +295,7 @@ class contabyxAPI:
     ) -> None:
         # Kept for _log_retry: botocore retries without saying why above DEBUG.
         request_dict["context"][_FAILURE] = self._scrub(
-            _describe_failure(response, caught_exception)
+            describe_failure(response, caught_exception)
         )
 
     def _log_retry(self, request: Any, operation_name: str, **_: Any) -> None:
@@ -558,7 +515,7 @@ class contabyxAPI:
                 **extra,
             )
         except (ClientError, BotoCoreError) as exc:
-            raise self._translate(exc, "GetItem", (table,)) from exc
+            raise translate(exc, "GetItem", (table,), self._endpoint, self._scrub) from exc
         raw = response.get("Item")
         # The key is always projected: an item without it is no item at all.
         if not raw or KEY not in raw:
@@ -622,7 +579,7 @@ class contabyxAPI:
             try:
                 response = self._client.batch_get_item(RequestItems=pending)
             except (ClientError, BotoCoreError) as exc:
-                raise self._translate(exc, "BatchGetItem", tables) from exc
+                raise translate(exc, "BatchGetItem", tables, self._endpoint, self._scrub) from exc
             for table, items in response.get("Responses", {}).items():
                 results.setdefault(table, []).extend(cast("list[dict[str, Any]]", items))
             unprocessed = response.get("UnprocessedKeys") or {}
@@ -649,51 +606,6 @@ class contabyxAPI:
             )
             time.sleep(wait)
             pending = left
-
-    def _translate(
-        self, exc: ClientError | BotoCoreError, operation: str, tables: tuple[str, ...]
-    ) -> ContabyxError:
-        """The ContabyxError for an AWS failure: one line, no credentials."""
-        where = " or ".join(repr(t) for t in tables)
-        region = self._client.meta.region_name
-        if isinstance(exc, ClientError):
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", "Unknown"))
-            detail = self._scrub(_one_line(str(error.get("Message", "")) or code))
-            if code == "ResourceNotFoundException":
-                return TableNotFound(
-                    f"{operation}: table {where} not found in region {region} "
-                    f"(ResourceNotFoundException: {detail}); check the region and table "
-                    "names, or create the tables (contabyx-etl create-tables)"
-                )
-            if code in _ACCESS_CODES:
-                return AccessDenied(
-                    f"{operation} on {where}: access denied ({code}: {detail}); "
-                    "the credentials need dynamodb:GetItem and dynamodb:BatchGetItem"
-                )
-            if code in _THROTTLE_CODES:
-                return Throttled(
-                    f"{operation} on {where}: throttled after retries ({code}: {detail})"
-                )
-            if code in _CREDENTIAL_CODES:
-                return CredentialsError(
-                    f"{operation} on {where}: AWS rejected the credentials ({code}: {detail})"
-                )
-            return ServiceError(f"{operation} on {where} failed ({code}: {detail})")
-        detail = self._scrub(_one_line(str(exc)))
-        if isinstance(exc, (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)):
-            return CredentialsError(
-                f"{operation} on {where}: no usable AWS credentials ({detail}); pass keys, "
-                "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile or a role"
-            )
-        if isinstance(exc, (BotoConnectionError, HTTPClientError, ConnectionClosedError)):
-            return ConnectionFailed(
-                f"{operation} on {where}: DynamoDB unreachable or too slow after "
-                f"{self._max_attempts} attempts ({detail}); check the endpoint "
-                f"({self._client.meta.endpoint_url}) and the network, or raise "
-                f"{READ_TIMEOUT_ENV}/{CONNECT_TIMEOUT_ENV}"
-            )
-        return ServiceError(f"{operation} on {where} failed ({type(exc).__name__}: {detail})")
 
 
 _BALANCE = total_projection(BALANCE)

@@ -47,6 +47,8 @@ from botocore.exceptions import (
 )
 
 from contabyx import backoff, layout
+from contabyx.errors import ACCESS_CODES as ACCESS_CODES  # dynamo.cli reads it here
+from contabyx.errors import CREDENTIAL_CODES, THROTTLE_CODES
 from dynamo.errors import WriteError as WriteError  # its home before dynamo.errors
 
 log = logging.getLogger(__name__)
@@ -54,33 +56,14 @@ log = logging.getLogger(__name__)
 #: BatchWriteItem takes at most 25 requests.
 BATCH_SIZE = 25
 
-RETRYABLE_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-    }
-)
+#: Throttling and DynamoDB's own failures: worth sending again.
+RETRYABLE_CODES = THROTTLE_CODES | {"InternalServerError", "ServiceUnavailable"}
 
 #: An endpoint that does not answer is retried for this long (seconds, per batch).
 RETRY_SECONDS = 45.0
 
-#: DynamoDB's answers to a request that is not authenticated (bad or expired keys).
-AUTH_CODES = frozenset(
-    {
-        "UnrecognizedClientException",
-        "InvalidSignatureException",
-        "IncompleteSignatureException",
-        "MissingAuthenticationTokenException",
-        "ExpiredTokenException",
-        "ExpiredToken",
-        "InvalidClientTokenId",
-        "SignatureDoesNotMatch",
-    }
-)
-ACCESS_CODES = frozenset({"AccessDeniedException", "AccessDenied"})
+#: Bad or expired credentials (the library's list; dynamo.cli reads it here).
+AUTH_CODES = CREDENTIAL_CODES
 
 Item = dict[str, Any]
 Request = dict[str, Any]
