@@ -2,12 +2,9 @@
 
 This module is the only place where the read side talks to AWS. It uses one botocore
 low-level client per :class:`contabyxAPI` instance, created once, shared by every
-thread (botocore clients are thread-safe) and pooling its connections.
-
->>> from contabyx import contabyxAPI
->>> api = contabyxAPI(region_name="eu-west-1")
->>> api.balance(42)
-10.5
+thread (botocore clients are thread-safe) and pooling its connections. The example
+is in :mod:`contabyx`; the items read are laid out as :mod:`contabyx.layout` says, and
+AWS failures become the errors of :mod:`contabyx.errors`.
 """
 
 from __future__ import annotations
@@ -156,12 +153,14 @@ class contabyxAPI:
     One instance is safe to share between threads: it holds one botocore client whose
     connection pool has ``max_pool_connections`` connections (default 32).
 
-    >>> api = contabyxAPI(region_name="eu-west-1")          # default credential chain
-    >>> api = contabyxAPI("AKIA...", "secret", region_name="eu-west-1",
-    ...                   clients_info_table="prod_clients_info",
-    ...                   clients_info_by_year_table="prod_clients_info_by_year")
-    >>> api.balance(42), api.income(42, year=2019), api.expense(42, 2019, 7)
-    (10.5, 1200.0, 35.2)
+    Example::
+
+        api = contabyxAPI(region_name="eu-west-1")          # default credential chain
+        api = contabyxAPI("AKIA...", "secret", region_name="eu-west-1",
+                          clients_info_table="prod_clients_info",
+                          clients_info_by_year_table="prod_clients_info_by_year")
+        api.balance(42), api.income(42, year=2019), api.expense(42, 2019, 7)
+        # (10.5, 1200.0, 35.2)
 
     The region is ``region_name``, else ``AWS_REGION``, else ``AWS_DEFAULT_REGION``,
     else the profile's.
@@ -331,7 +330,9 @@ class contabyxAPI:
     def dynamodb_client(self) -> DynamoDBClient:
         """The botocore low-level client, e.g. to register event hooks for metrics.
 
-        >>> api.dynamodb_client.meta.events.register("before-send.dynamodb", count)
+        Example::
+
+            api.dynamodb_client.meta.events.register("before-send.dynamodb", count)
         """
         return self._client
 
@@ -359,8 +360,9 @@ class contabyxAPI:
 
         One GetItem on ``clients_info`` projecting ``clientid, balance``.
 
-        >>> api.balance(42)
-        10.5
+        Example::
+
+            api.balance(42)    # 10.5
 
         :raises ClientNotFound: no client has this id.
         :raises TypeError, ValueError: ``id`` is not an int >= 0.
@@ -375,8 +377,10 @@ class contabyxAPI:
         One GetItem projecting only that figure and the key. A known client with nothing
         in that year or month gets 0.0.
 
-        >>> api.income(42), api.income(42, 2019), api.income(42, year=2019, month=7)
-        (5300.25, 1200.0, 0.0)
+        Example::
+
+            api.income(42), api.income(42, 2019), api.income(42, year=2019, month=7)
+            # (5300.25, 1200.0, 0.0)
 
         :raises ClientNotFound: no client has this id.
         :raises IncompleteClient: a known client without its by-year item (the last
@@ -391,8 +395,10 @@ class contabyxAPI:
 
         Same arguments, round trip and errors as :meth:`income`.
 
-        >>> api.expense(42), api.expense(42, 2019), api.expense(42, 2019, 7)
-        (5289.75, 1180.5, 35.2)
+        Example::
+
+            api.expense(42), api.expense(42, 2019), api.expense(42, 2019, 7)
+            # (5289.75, 1180.5, 35.2)
         """
         return self._figure(EXPENSE, id, year, month)
 
@@ -408,11 +414,12 @@ class contabyxAPI:
         Decimal with ``exact=True``), every level carries ``income_count`` and
         ``expense_count`` (ints).
 
-        >>> api.client(42)
-        {'clientid': 42, 'balance': 10.5, 'income': 5300.25, 'expense': 5289.75,
-         'income_count': 31, 'expense_count': 40}
-        >>> api.client(42, "by_month")["years"][2019]["months"][7]["expense"]
-        35.2
+        Example::
+
+            api.client(42)
+            # {'clientid': 42, 'balance': 10.5, 'income': 5300.25, 'expense': 5289.75,
+            #  'income_count': 31, 'expense_count': 40}
+            api.client(42, "by_month")["years"][2019]["months"][7]["expense"]    # 35.2
 
         :raises ClientNotFound: no client has this id.
         :raises IncompleteClient, OutdatedItem: as for :meth:`income`.
@@ -435,8 +442,10 @@ class contabyxAPI:
         ``clients_info_by_year`` (then one more, on ``clients_info`` projecting only
         the key, for the ids it lacks, to tell unknown clients from incomplete ones).
 
-        >>> api.clients([42, 43, 999999])
-        {42: {'clientid': 42, 'balance': 10.5, ...}, 43: {'clientid': 43, ...}}
+        Example::
+
+            api.clients([42, 43, 999999])
+            # {42: {'clientid': 42, 'balance': 10.5, ...}, 43: {'clientid': 43, ...}}
 
         :raises IncompleteClient, OutdatedItem: as for :meth:`income`, naming every
             such client of the request.

@@ -184,7 +184,7 @@ class Endpoint(NamedTuple):
 def one_line(text: str, limit: int = 300) -> str:
     """``text`` on one line, cut to ``limit`` characters.
 
-    >>> one_line("no\n  such   table", 12)
+    >>> one_line("no   such    table", 12)
     'no such t...'
     """
     line = " ".join(str(text).split())

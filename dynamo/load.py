@@ -2,11 +2,12 @@
 
 Every DynamoDB write of the sync is in this module.
 
->>> with ItemWriter(client, workers=8) as writer:
-...     for item in items:
-...         writer.put("clients_info", item)
->>> writer.stats.items
-{'clients_info': 20000}
+Example::
+
+    with ItemWriter(client, workers=8) as writer:
+        for item in items:
+            writer.put("clients_info", item)
+    writer.stats.items    # {'clients_info': 20000}
 
 ``UnprocessedItems``, throttling (``ProvisionedThroughputExceededException``,
 ``ThrottlingException``, ``RequestLimitExceeded``), 5xx answers, dropped
