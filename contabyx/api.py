@@ -3,8 +3,8 @@
 This module is the only place where the read side talks to AWS. It uses one botocore
 low-level client per :class:`contabyxAPI` instance, created once, shared by every
 thread (botocore clients are thread-safe) and pooling its connections. The example
-is in :mod:`contabyx`; the items read are laid out as :mod:`contabyx.layout` says, and
-AWS failures become the errors of :mod:`contabyx.errors`.
+is in :mod:`contabyx`. The items read are those docs/architecture.md lists ("The item
+layout"); AWS failures become the errors of :mod:`contabyx.errors`.
 """
 
 from __future__ import annotations
