@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Optional, Union, cast
 
@@ -125,6 +125,24 @@ def _region(region_name: Optional[str], session: Optional[Session]) -> Optional[
     return None
 
 
+def _connect(
+    session: Optional[Session], scrub: Callable[[str], str], **arguments: Any
+) -> DynamoDBClient:
+    """The DynamoDB client of ``session`` (else a new one) made with ``arguments``;
+    ConfigurationError saying what is missing when botocore refuses them."""
+    try:
+        chosen = session if session is not None else boto3.session.Session()
+        return chosen.client("dynamodb", **arguments)
+    except NoRegionError as exc:
+        raise ConfigurationError(
+            "no AWS region: pass region_name= or set AWS_REGION or AWS_DEFAULT_REGION"
+        ) from exc
+    except (BotoCoreError, ValueError) as exc:
+        raise ConfigurationError(
+            f"cannot set up the DynamoDB client: {scrub(one_line(str(exc)))}"
+        ) from exc
+
+
 class _Scrubber:
     """Removes the explicit credentials from a text; holds them out of vars() and repr."""
 
@@ -210,33 +228,24 @@ class contabyxAPI:
         )
         if self._info_table == self._by_year_table:
             raise ValueError("clients_info_table and clients_info_by_year_table must differ")
-        for name, value in (
-            ("aws_access_key_id", aws_access_key_id),
-            ("aws_secret_access_key", aws_secret_access_key),
-            ("aws_session_token", aws_session_token),
-            ("region_name", region_name),
-            ("endpoint_url", endpoint_url),
-        ):
-            if value is not None and not isinstance(value, str):
-                raise TypeError(f"{name} must be a str or None, not {type(value).__name__}")
-        if (aws_access_key_id is None) != (aws_secret_access_key is None):
-            raise ValueError("pass both aws_access_key_id and aws_secret_access_key, or neither")
-        if aws_session_token is not None and aws_access_key_id is None:
-            raise ValueError("aws_session_token needs aws_access_key_id and aws_secret_access_key")
-        for name, flag in (("consistent_read", consistent_read), ("exact", exact)):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{name} must be a bool, not {type(flag).__name__}")
+        _validate.check_kinds(
+            strings={
+                "aws_access_key_id": aws_access_key_id,
+                "aws_secret_access_key": aws_secret_access_key,
+                "aws_session_token": aws_session_token,
+                "region_name": region_name,
+                "endpoint_url": endpoint_url,
+            },
+            flags={"consistent_read": consistent_read, "exact": exact},
+            counts={
+                "max_pool_connections": max_pool_connections,
+                "batch_max_attempts": batch_max_attempts,
+                "max_attempts": max_attempts,
+            },
+        )
+        _validate.check_credentials(aws_access_key_id, aws_secret_access_key, aws_session_token)
         if config is not None and not isinstance(config, Config):
             raise TypeError(f"config must be a botocore Config, not {type(config).__name__}")
-        for name, number in (
-            ("max_pool_connections", max_pool_connections),
-            ("batch_max_attempts", batch_max_attempts),
-            ("max_attempts", max_attempts),
-        ):
-            if isinstance(number, bool) or not isinstance(number, int):
-                raise TypeError(f"{name} must be an int, not {type(number).__name__}")
-            if number < 1:
-                raise ValueError(f"{name} must be >= 1, got {number}")
         if not 0 <= batch_backoff_base <= batch_backoff_cap:
             raise ValueError("need 0 <= batch_backoff_base <= batch_backoff_cap")
 
@@ -256,25 +265,16 @@ class contabyxAPI:
         )
         merged = defaults.merge(config) if config is not None else defaults
         self._max_attempts = _total_attempts(getattr(merged, "retries", None) or {})
-        try:
-            chosen = session if session is not None else boto3.session.Session()
-            self._client: DynamoDBClient = chosen.client(
-                "dynamodb",
-                aws_access_key_id=aws_access_key_id,
-                aws_secret_access_key=aws_secret_access_key,
-                aws_session_token=aws_session_token,
-                region_name=_region(region_name, session),
-                endpoint_url=endpoint_url,
-                config=merged,
-            )
-        except NoRegionError as exc:
-            raise ConfigurationError(
-                "no AWS region: pass region_name= or set AWS_REGION or AWS_DEFAULT_REGION"
-            ) from exc
-        except (BotoCoreError, ValueError) as exc:
-            raise ConfigurationError(
-                f"cannot set up the DynamoDB client: {self._scrub(one_line(str(exc)))}"
-            ) from exc
+        self._client = _connect(
+            session,
+            self._scrub,
+            aws_access_key_id=aws_access_key_id,
+            aws_secret_access_key=aws_secret_access_key,
+            aws_session_token=aws_session_token,
+            region_name=_region(region_name, session),
+            endpoint_url=endpoint_url,
+            config=merged,
+        )
         self._endpoint = Endpoint(
             self._client.meta.region_name,
             self._client.meta.endpoint_url,
