@@ -1,5 +1,8 @@
 """DynamoDB items to the dicts the API returns: pure functions, no I/O.
 
+The items are those docs/architecture.md lists ("The item layout"); a client's
+years are read from its ``yNNNN`` attribute names.
+
 Amounts are rounded to cents on the ``Decimal`` (half-even) and only then turned into
 ``float``; with ``exact=True`` they stay ``Decimal``, unrounded (shown with two
 decimals when that loses nothing). Counts are ``int``. A figure missing from an item
@@ -155,7 +158,7 @@ def client_total(item: Mapping[str, Any], exact: bool = False) -> dict[str, Any]
 
 def has_totals(item: Mapping[str, Any]) -> bool:
     """Whether a ``clients_info_by_year`` item carries the client's totals and its run
-    (the layout of :mod:`contabyx.layout`); items of older syncs have neither.
+    (the current layout); items of older syncs have neither.
 
     The balance is always stored (zero is a value); any other missing figure is zero.
     """

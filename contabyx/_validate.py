@@ -12,7 +12,7 @@ not accepted where an ``int`` is expected even though it is a subclass of ``int`
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Final
 
 from contabyx.layout import MAX_YEAR, MIN_YEAR
@@ -91,3 +91,34 @@ def check_table_name(name: object, parameter: str) -> str:
             "3 to 255 characters among a-z, A-Z, 0-9, '_', '-' and '.'"
         )
     return name
+
+
+def check_kinds(
+    strings: Mapping[str, object], flags: Mapping[str, object], counts: Mapping[str, object]
+) -> None:
+    """TypeError or ValueError for the first argument that is not of its kind: a str
+    or None, a bool, an int >= 1.
+
+    >>> check_kinds({"region_name": None}, {"exact": True}, {"max_attempts": 0})
+    Traceback (most recent call last):
+    ValueError: max_attempts must be >= 1, got 0
+    """
+    for name, value in strings.items():
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{name} must be a str or None, not {_describe(value)}")
+    for name, flag in flags.items():
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be a bool, not {_describe(flag)}")
+    for name, number in counts.items():
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise TypeError(f"{name} must be an int, not {_describe(number)}")
+        if number < 1:
+            raise ValueError(f"{name} must be >= 1, got {number}")
+
+
+def check_credentials(key_id: object, secret: object, token: object) -> None:
+    """ValueError unless the explicit keys come both or not at all, a token with them."""
+    if (key_id is None) != (secret is None):
+        raise ValueError("pass both aws_access_key_id and aws_secret_access_key, or neither")
+    if token is not None and key_id is None:
+        raise ValueError("aws_session_token needs aws_access_key_id and aws_secret_access_key")

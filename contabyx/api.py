@@ -2,51 +2,35 @@
 
 This module is the only place where the read side talks to AWS. It uses one botocore
 low-level client per :class:`contabyxAPI` instance, created once, shared by every
-thread (botocore clients are thread-safe) and pooling its connections.
-
->>> from contabyx import contabyxAPI
->>> api = contabyxAPI(region_name="eu-west-1")
->>> api.balance(42)
-10.5
+thread (botocore clients are thread-safe) and pooling its connections. The example
+is in :mod:`contabyx`. The items read are those docs/architecture.md lists ("The item
+layout"); AWS failures become the errors of :mod:`contabyx.errors`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import random
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Optional, Union, cast
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    CredentialRetrievalError,
-    HTTPClientError,
-    NoCredentialsError,
-    NoRegionError,
-    PartialCredentialsError,
-)
-from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
-from contabyx import _convert, _validate
+from contabyx import _convert, _validate, backoff
 from contabyx.errors import (
-    AccessDenied,
     ClientNotFound,
     ConfigurationError,
-    ConnectionFailed,
-    ContabyxError,
-    CredentialsError,
+    Endpoint,
     IncompleteClient,
     OutdatedItem,
-    ServiceError,
-    TableNotFound,
     Throttled,
+    describe_failure,
+    one_line,
+    translate,
 )
 from contabyx.layout import (
     BALANCE,
@@ -88,6 +72,8 @@ DEFAULT_CONNECT_TIMEOUT = 2.0
 DEFAULT_READ_TIMEOUT = 5.0
 #: Attempts of one request (botocore standard retry mode), the first included.
 DEFAULT_MAX_ATTEMPTS = 3
+#: A lookup waits less than the sync between BatchGetItem attempts: a caller is waiting.
+BATCH_BACKOFF_CAP = 2.0
 #: The region variables, in the AWS SDKs' order of precedence.
 REGION_ENVS = ("AWS_REGION", "AWS_DEFAULT_REGION")
 
@@ -96,28 +82,6 @@ Amount = Union[float, Decimal]
 _TOTAL = total_projection(*FIGURES)
 _KEY_ONLY = total_projection()
 _FAILURE = "contabyx_failure"
-_CREDENTIAL_CODES = frozenset(
-    {
-        "UnrecognizedClientException",
-        "InvalidSignatureException",
-        "IncompleteSignatureException",
-        "MissingAuthenticationTokenException",
-        "ExpiredTokenException",
-        "InvalidClientTokenId",
-        "SignatureDoesNotMatch",
-        "ExpiredToken",
-    }
-)
-_ACCESS_CODES = frozenset({"AccessDeniedException", "AccessDenied"})
-_THROTTLE_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "Throttling",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-    }
-)
 
 
 def _timeout(given: Optional[float], env: str, default: float) -> float:
@@ -161,19 +125,22 @@ def _region(region_name: Optional[str], session: Optional[Session]) -> Optional[
     return None
 
 
-def _describe_failure(response: Any, caught_exception: Optional[BaseException]) -> str:
-    if caught_exception is not None:
-        return f"{type(caught_exception).__name__}: {_one_line(str(caught_exception), 160)}"
-    if response is not None:
-        error = response[1].get("Error", {}) if isinstance(response[1], dict) else {}
-        status = response[1].get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
-        return f"{error.get('Code') or 'HTTP ' + str(status)}"
-    return "an unknown failure"
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
+def _connect(
+    session: Optional[Session], scrub: Callable[[str], str], **arguments: Any
+) -> DynamoDBClient:
+    """The DynamoDB client of ``session`` (else a new one) made with ``arguments``;
+    ConfigurationError saying what is missing when botocore refuses them."""
+    try:
+        chosen = session if session is not None else boto3.session.Session()
+        return chosen.client("dynamodb", **arguments)
+    except NoRegionError as exc:
+        raise ConfigurationError(
+            "no AWS region: pass region_name= or set AWS_REGION or AWS_DEFAULT_REGION"
+        ) from exc
+    except (BotoCoreError, ValueError) as exc:
+        raise ConfigurationError(
+            f"cannot set up the DynamoDB client: {scrub(one_line(str(exc)))}"
+        ) from exc
 
 
 class _Scrubber:
@@ -204,12 +171,14 @@ class contabyxAPI:
     One instance is safe to share between threads: it holds one botocore client whose
     connection pool has ``max_pool_connections`` connections (default 32).
 
-    >>> api = contabyxAPI(region_name="eu-west-1")          # default credential chain
-    >>> api = contabyxAPI("AKIA...", "secret", region_name="eu-west-1",
-    ...                   clients_info_table="prod_clients_info",
-    ...                   clients_info_by_year_table="prod_clients_info_by_year")
-    >>> api.balance(42), api.income(42, year=2019), api.expense(42, 2019, 7)
-    (10.5, 1200.0, 35.2)
+    Example::
+
+        api = contabyxAPI(region_name="eu-west-1")          # default credential chain
+        api = contabyxAPI("AKIA...", "secret", region_name="eu-west-1",
+                          clients_info_table="prod_clients_info",
+                          clients_info_by_year_table="prod_clients_info_by_year")
+        api.balance(42), api.income(42, year=2019), api.expense(42, 2019, 7)
+        # (10.5, 1200.0, 35.2)
 
     The region is ``region_name``, else ``AWS_REGION``, else ``AWS_DEFAULT_REGION``,
     else the profile's.
@@ -227,8 +196,8 @@ class contabyxAPI:
         pooled connections).
     :param batch_max_attempts: BatchGetItem requests made for one batch while DynamoDB
         leaves keys unprocessed, before :class:`~contabyx.errors.Throttled` is raised.
-    :param batch_backoff_base, batch_backoff_cap: the exponential backoff, with full
-        jitter, between those attempts, in seconds.
+    :param batch_backoff_base, batch_backoff_cap: the wait between those attempts, in
+        seconds (:func:`contabyx.backoff.delay`, the sync's backoff, capped lower).
     """
 
     def __init__(
@@ -250,8 +219,8 @@ class contabyxAPI:
         config: Optional[Config] = None,
         max_pool_connections: int = 32,
         batch_max_attempts: int = 8,
-        batch_backoff_base: float = 0.05,
-        batch_backoff_cap: float = 2.0,
+        batch_backoff_base: float = backoff.BASE,
+        batch_backoff_cap: float = BATCH_BACKOFF_CAP,
     ) -> None:
         self._info_table = _validate.check_table_name(clients_info_table, "clients_info_table")
         self._by_year_table = _validate.check_table_name(
@@ -259,33 +228,24 @@ class contabyxAPI:
         )
         if self._info_table == self._by_year_table:
             raise ValueError("clients_info_table and clients_info_by_year_table must differ")
-        for name, value in (
-            ("aws_access_key_id", aws_access_key_id),
-            ("aws_secret_access_key", aws_secret_access_key),
-            ("aws_session_token", aws_session_token),
-            ("region_name", region_name),
-            ("endpoint_url", endpoint_url),
-        ):
-            if value is not None and not isinstance(value, str):
-                raise TypeError(f"{name} must be a str or None, not {type(value).__name__}")
-        if (aws_access_key_id is None) != (aws_secret_access_key is None):
-            raise ValueError("pass both aws_access_key_id and aws_secret_access_key, or neither")
-        if aws_session_token is not None and aws_access_key_id is None:
-            raise ValueError("aws_session_token needs aws_access_key_id and aws_secret_access_key")
-        for name, flag in (("consistent_read", consistent_read), ("exact", exact)):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{name} must be a bool, not {type(flag).__name__}")
+        _validate.check_kinds(
+            strings={
+                "aws_access_key_id": aws_access_key_id,
+                "aws_secret_access_key": aws_secret_access_key,
+                "aws_session_token": aws_session_token,
+                "region_name": region_name,
+                "endpoint_url": endpoint_url,
+            },
+            flags={"consistent_read": consistent_read, "exact": exact},
+            counts={
+                "max_pool_connections": max_pool_connections,
+                "batch_max_attempts": batch_max_attempts,
+                "max_attempts": max_attempts,
+            },
+        )
+        _validate.check_credentials(aws_access_key_id, aws_secret_access_key, aws_session_token)
         if config is not None and not isinstance(config, Config):
             raise TypeError(f"config must be a botocore Config, not {type(config).__name__}")
-        for name, number in (
-            ("max_pool_connections", max_pool_connections),
-            ("batch_max_attempts", batch_max_attempts),
-            ("max_attempts", max_attempts),
-        ):
-            if isinstance(number, bool) or not isinstance(number, int):
-                raise TypeError(f"{name} must be an int, not {type(number).__name__}")
-            if number < 1:
-                raise ValueError(f"{name} must be >= 1, got {number}")
         if not 0 <= batch_backoff_base <= batch_backoff_cap:
             raise ValueError("need 0 <= batch_backoff_base <= batch_backoff_cap")
 
@@ -305,25 +265,22 @@ class contabyxAPI:
         )
         merged = defaults.merge(config) if config is not None else defaults
         self._max_attempts = _total_attempts(getattr(merged, "retries", None) or {})
-        try:
-            chosen = session if session is not None else boto3.session.Session()
-            self._client: DynamoDBClient = chosen.client(
-                "dynamodb",
-                aws_access_key_id=aws_access_key_id,
-                aws_secret_access_key=aws_secret_access_key,
-                aws_session_token=aws_session_token,
-                region_name=_region(region_name, session),
-                endpoint_url=endpoint_url,
-                config=merged,
-            )
-        except NoRegionError as exc:
-            raise ConfigurationError(
-                "no AWS region: pass region_name= or set AWS_REGION or AWS_DEFAULT_REGION"
-            ) from exc
-        except (BotoCoreError, ValueError) as exc:
-            raise ConfigurationError(
-                f"cannot set up the DynamoDB client: {self._scrub(_one_line(str(exc)))}"
-            ) from exc
+        self._client = _connect(
+            session,
+            self._scrub,
+            aws_access_key_id=aws_access_key_id,
+            aws_secret_access_key=aws_secret_access_key,
+            aws_session_token=aws_session_token,
+            region_name=_region(region_name, session),
+            endpoint_url=endpoint_url,
+            config=merged,
+        )
+        self._endpoint = Endpoint(
+            self._client.meta.region_name,
+            self._client.meta.endpoint_url,
+            self._max_attempts,
+            f"{READ_TIMEOUT_ENV}/{CONNECT_TIMEOUT_ENV}",
+        )
         events = self._client.meta.events
         events.register("needs-retry.dynamodb", self._note_failure)
         events.register("request-created.dynamodb", self._log_retry)
@@ -337,7 +294,7 @@ class contabyxAPI:
     ) -> None:
         # Kept for _log_retry: botocore retries without saying why above DEBUG.
         request_dict["context"][_FAILURE] = self._scrub(
-            _describe_failure(response, caught_exception)
+            describe_failure(response, caught_exception)
         )
 
     def _log_retry(self, request: Any, operation_name: str, **_: Any) -> None:
@@ -373,7 +330,9 @@ class contabyxAPI:
     def dynamodb_client(self) -> DynamoDBClient:
         """The botocore low-level client, e.g. to register event hooks for metrics.
 
-        >>> api.dynamodb_client.meta.events.register("before-send.dynamodb", count)
+        Example::
+
+            api.dynamodb_client.meta.events.register("before-send.dynamodb", count)
         """
         return self._client
 
@@ -401,8 +360,9 @@ class contabyxAPI:
 
         One GetItem on ``clients_info`` projecting ``clientid, balance``.
 
-        >>> api.balance(42)
-        10.5
+        Example::
+
+            api.balance(42)    # 10.5
 
         :raises ClientNotFound: no client has this id.
         :raises TypeError, ValueError: ``id`` is not an int >= 0.
@@ -417,8 +377,10 @@ class contabyxAPI:
         One GetItem projecting only that figure and the key. A known client with nothing
         in that year or month gets 0.0.
 
-        >>> api.income(42), api.income(42, 2019), api.income(42, year=2019, month=7)
-        (5300.25, 1200.0, 0.0)
+        Example::
+
+            api.income(42), api.income(42, 2019), api.income(42, year=2019, month=7)
+            # (5300.25, 1200.0, 0.0)
 
         :raises ClientNotFound: no client has this id.
         :raises IncompleteClient: a known client without its by-year item (the last
@@ -433,8 +395,10 @@ class contabyxAPI:
 
         Same arguments, round trip and errors as :meth:`income`.
 
-        >>> api.expense(42), api.expense(42, 2019), api.expense(42, 2019, 7)
-        (5289.75, 1180.5, 35.2)
+        Example::
+
+            api.expense(42), api.expense(42, 2019), api.expense(42, 2019, 7)
+            # (5289.75, 1180.5, 35.2)
         """
         return self._figure(EXPENSE, id, year, month)
 
@@ -450,11 +414,12 @@ class contabyxAPI:
         Decimal with ``exact=True``), every level carries ``income_count`` and
         ``expense_count`` (ints).
 
-        >>> api.client(42)
-        {'clientid': 42, 'balance': 10.5, 'income': 5300.25, 'expense': 5289.75,
-         'income_count': 31, 'expense_count': 40}
-        >>> api.client(42, "by_month")["years"][2019]["months"][7]["expense"]
-        35.2
+        Example::
+
+            api.client(42)
+            # {'clientid': 42, 'balance': 10.5, 'income': 5300.25, 'expense': 5289.75,
+            #  'income_count': 31, 'expense_count': 40}
+            api.client(42, "by_month")["years"][2019]["months"][7]["expense"]    # 35.2
 
         :raises ClientNotFound: no client has this id.
         :raises IncompleteClient, OutdatedItem: as for :meth:`income`.
@@ -477,8 +442,10 @@ class contabyxAPI:
         ``clients_info_by_year`` (then one more, on ``clients_info`` projecting only
         the key, for the ids it lacks, to tell unknown clients from incomplete ones).
 
-        >>> api.clients([42, 43, 999999])
-        {42: {'clientid': 42, 'balance': 10.5, ...}, 43: {'clientid': 43, ...}}
+        Example::
+
+            api.clients([42, 43, 999999])
+            # {42: {'clientid': 42, 'balance': 10.5, ...}, 43: {'clientid': 43, ...}}
 
         :raises IncompleteClient, OutdatedItem: as for :meth:`income`, naming every
             such client of the request.
@@ -557,7 +524,7 @@ class contabyxAPI:
                 **extra,
             )
         except (ClientError, BotoCoreError) as exc:
-            raise self._translate(exc, "GetItem", (table,)) from exc
+            raise translate(exc, "GetItem", (table,), self._endpoint, self._scrub) from exc
         raw = response.get("Item")
         # The key is always projected: an item without it is no item at all.
         if not raw or KEY not in raw:
@@ -610,8 +577,8 @@ class contabyxAPI:
     def _batch_get(
         self, request: dict[str, KeysAndAttributesTypeDef]
     ) -> dict[str, list[dict[str, Any]]]:
-        """BatchGetItem until no key is left unprocessed, with capped exponential backoff
-        and full jitter between attempts; Throttled after ``batch_max_attempts``."""
+        """BatchGetItem until no key is left unprocessed, waiting :func:`contabyx.backoff.delay`
+        between attempts; Throttled after ``batch_max_attempts``."""
         tables = tuple(request)
         results: dict[str, list[dict[str, Any]]] = {t: [] for t in tables}
         pending = request
@@ -621,7 +588,7 @@ class contabyxAPI:
             try:
                 response = self._client.batch_get_item(RequestItems=pending)
             except (ClientError, BotoCoreError) as exc:
-                raise self._translate(exc, "BatchGetItem", tables) from exc
+                raise translate(exc, "BatchGetItem", tables, self._endpoint, self._scrub) from exc
             for table, items in response.get("Responses", {}).items():
                 results.setdefault(table, []).extend(cast("list[dict[str, Any]]", items))
             unprocessed = response.get("UnprocessedKeys") or {}
@@ -639,60 +606,15 @@ class contabyxAPI:
                     f"BatchGetItem on {', '.join(tables)} left {count} keys unprocessed "
                     f"after {attempt} attempts: the tables are throttled, try again later"
                 )
-            delay = random.uniform(0, min(self._backoff_cap, self._backoff_base * 2**attempt))
+            wait = backoff.delay(attempt, base=self._backoff_base, cap=self._backoff_cap)
             log.info(
                 "BatchGetItem left %d keys unprocessed; attempt %d in %.3f s",
                 count,
                 attempt + 1,
-                delay,
+                wait,
             )
-            time.sleep(delay)
+            time.sleep(wait)
             pending = left
-
-    def _translate(
-        self, exc: ClientError | BotoCoreError, operation: str, tables: tuple[str, ...]
-    ) -> ContabyxError:
-        """The ContabyxError for an AWS failure: one line, no credentials."""
-        where = " or ".join(repr(t) for t in tables)
-        region = self._client.meta.region_name
-        if isinstance(exc, ClientError):
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", "Unknown"))
-            detail = self._scrub(_one_line(str(error.get("Message", "")) or code))
-            if code == "ResourceNotFoundException":
-                return TableNotFound(
-                    f"{operation}: table {where} not found in region {region} "
-                    f"(ResourceNotFoundException: {detail}); check the region and table "
-                    "names, or create the tables (contabyx-etl create-tables)"
-                )
-            if code in _ACCESS_CODES:
-                return AccessDenied(
-                    f"{operation} on {where}: access denied ({code}: {detail}); "
-                    "the credentials need dynamodb:GetItem and dynamodb:BatchGetItem"
-                )
-            if code in _THROTTLE_CODES:
-                return Throttled(
-                    f"{operation} on {where}: throttled after retries ({code}: {detail})"
-                )
-            if code in _CREDENTIAL_CODES:
-                return CredentialsError(
-                    f"{operation} on {where}: AWS rejected the credentials ({code}: {detail})"
-                )
-            return ServiceError(f"{operation} on {where} failed ({code}: {detail})")
-        detail = self._scrub(_one_line(str(exc)))
-        if isinstance(exc, (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)):
-            return CredentialsError(
-                f"{operation} on {where}: no usable AWS credentials ({detail}); pass keys, "
-                "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile or a role"
-            )
-        if isinstance(exc, (BotoConnectionError, HTTPClientError, ConnectionClosedError)):
-            return ConnectionFailed(
-                f"{operation} on {where}: DynamoDB unreachable or too slow after "
-                f"{self._max_attempts} attempts ({detail}); check the endpoint "
-                f"({self._client.meta.endpoint_url}) and the network, or raise "
-                f"{READ_TIMEOUT_ENV}/{CONNECT_TIMEOUT_ENV}"
-            )
-        return ServiceError(f"{operation} on {where} failed ({type(exc).__name__}: {detail})")
 
 
 _BALANCE = total_projection(BALANCE)

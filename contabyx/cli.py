@@ -106,8 +106,9 @@ def to_json(value: Any) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status.
 
-    >>> main(["balance", "42"])      # prints 10.5
-    0
+    Example::
+
+        main(["balance", "42"])      # prints 10.5, returns 0
     """
     parser = _parser()
     args = parser.parse_args(argv)

@@ -1,38 +1,13 @@
-"""The DynamoDB item layout: the one contract between the sync and the client library.
+"""The DynamoDB item layout shared by the sync (the writer, ``dynamo.shape``) and this
+library (the reader, :mod:`contabyx.api`): the one contract between the two sides.
 
-Two tables, both keyed by ``clientid`` (Number), both written whole by each run:
+The attributes of each item are listed once, in docs/architecture.md ("The item
+layout"); this module holds their names and the projections a reader asks for. Both
+tables are keyed by ``clientid`` (Number) and written whole by each run.
 
-``clients_info``, one item per client::
-
-    {"clientid": 42, "balance": 10.50, "income": 100.50, "expense": 90.00,
-     "income_count": 3, "expense_count": 2, "run": "2026-11-28T02:00:00Z-1a2b3c"}
-
-``clients_info_by_year``, one item per client: the client's totals and the run
-that wrote them, as in ``clients_info``, plus one top-level map per year, so that
-a client's whole history is one ``GetItem`` of one item, and one year of it a
-``GetItem`` with a projection of that map::
-
-    {"clientid": 42,
-     "balance": 10.50, "income": 100.50, "expense": 90.00,
-     "income_count": 3, "expense_count": 2,
-     "run": "2026-11-28T02:00:00Z-1a2b3c",
-     "years": [2019, 2020],
-     "y2019": {"balance": ..., "income": ..., "expense": ...,
-               "income_count": ..., "expense_count": ...,
-               "months": {"m01": {"balance": ..., "income": ..., "expense": ...,
-                                  "income_count": ..., "expense_count": ...},
-                          ...}},
-     ...}
-
-Totals are the exact Decimal sums of their months, so the figures of one item
-never mix two runs. ``run`` is the id of the sync run that wrote the item (its
-UTC start and 6 hex digits); the two tables of one run carry the same id.
-Only years and months with at least one income or expense transaction are
-present. Amounts are DynamoDB Numbers written from ``Decimal``; zero is a value
-and is stored. The sync sizes every item by DynamoDB's rule before writing it
-(``dynamo.shape.item_size``): sixty years of twelve months is well under the
-400 KB item limit (``tests/dynamo/test_shape.py``); a client whose item would
-be over it is reported and not written.
+The years a ``clients_info_by_year`` item holds are its ``yNNNN`` attribute names
+(:func:`parse_year_attribute`). Items written by older runs also carry a ``years``
+list; it is no year attribute, so readers pass over it.
 """
 
 from __future__ import annotations
@@ -49,7 +24,6 @@ INCOME: Final = "income"
 EXPENSE: Final = "expense"
 INCOME_COUNT: Final = "income_count"
 EXPENSE_COUNT: Final = "expense_count"
-YEARS: Final = "years"
 MONTHS: Final = "months"
 #: The id of the sync run that wrote an item (both tables).
 RUN: Final = "run"

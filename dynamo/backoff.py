@@ -1,38 +1,10 @@
-"""Exponential backoff with full jitter: the one retry wait of the sync.
+"""The sync's backoff is the one the library uses: :mod:`contabyx.backoff`.
 
-The wait before retry ``n`` (1 for the first retry) is uniform in
-``[0, min(cap, base * 2**n)]``, so that many workers throttled together do
-not come back together (AWS Architecture Blog, "Exponential Backoff And Jitter").
-
->>> delay(1, rand=lambda: 1.0)
-0.1
->>> delay(10, rand=lambda: 1.0)
-5.0
->>> delay(3, rand=lambda: 0.5)
-0.2
+Kept so that ``from dynamo import backoff`` still works (the Data API source uses it).
 """
 
 from __future__ import annotations
 
-import random
-from typing import Callable
+from contabyx.backoff import BASE, CAP, delay
 
-#: The first retry waits up to 50 ms.
-BASE = 0.05
-#: No wait is longer than 5 s.
-CAP = 5.0
-
-
-def delay(
-    attempt: int,
-    *,
-    base: float = BASE,
-    cap: float = CAP,
-    rand: Callable[[], float] = random.random,
-) -> float:
-    """Seconds to wait before retry number ``attempt``: uniform in ``[0, min(cap, base*2^n)]``."""
-    if attempt < 0:
-        raise ValueError(f"attempt must be 0 or more, not {attempt}")
-    # min() before the power would overflow for a large attempt; the exponent is bounded.
-    window: float = min(cap, base * 2.0 ** min(attempt, 64))
-    return window * rand()
+__all__ = ["BASE", "CAP", "delay"]

@@ -2,11 +2,12 @@
 
 Every DynamoDB write of the sync is in this module.
 
->>> with ItemWriter(client, workers=8) as writer:
-...     for item in items:
-...         writer.put("clients_info", item)
->>> writer.stats.items
-{'clients_info': 20000}
+Example::
+
+    with ItemWriter(client, workers=8) as writer:
+        for item in items:
+            writer.put("clients_info", item)
+    writer.stats.items    # {'clients_info': 20000}
 
 ``UnprocessedItems``, throttling (``ProvisionedThroughputExceededException``,
 ``ThrottlingException``, ``RequestLimitExceeded``), 5xx answers, dropped
@@ -28,13 +29,14 @@ and the run goes on.
 
 from __future__ import annotations
 
+import copy
 import logging
 import queue
 import threading
 import time
 from array import array
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import TracebackType
 from typing import Any, Optional
 
@@ -46,8 +48,9 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from contabyx import layout
-from dynamo import backoff
+from contabyx import backoff, layout
+from contabyx.errors import ACCESS_CODES as ACCESS_CODES  # dynamo.cli reads it here
+from contabyx.errors import CREDENTIAL_CODES, THROTTLE_CODES
 from dynamo.errors import WriteError as WriteError  # its home before dynamo.errors
 
 log = logging.getLogger(__name__)
@@ -55,33 +58,14 @@ log = logging.getLogger(__name__)
 #: BatchWriteItem takes at most 25 requests.
 BATCH_SIZE = 25
 
-RETRYABLE_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-    }
-)
+#: Throttling and DynamoDB's own failures: worth sending again.
+RETRYABLE_CODES = THROTTLE_CODES | {"InternalServerError", "ServiceUnavailable"}
 
 #: An endpoint that does not answer is retried for this long (seconds, per batch).
 RETRY_SECONDS = 45.0
 
-#: DynamoDB's answers to a request that is not authenticated (bad or expired keys).
-AUTH_CODES = frozenset(
-    {
-        "UnrecognizedClientException",
-        "InvalidSignatureException",
-        "IncompleteSignatureException",
-        "MissingAuthenticationTokenException",
-        "ExpiredTokenException",
-        "ExpiredToken",
-        "InvalidClientTokenId",
-        "SignatureDoesNotMatch",
-    }
-)
-ACCESS_CODES = frozenset({"AccessDeniedException", "AccessDenied"})
+#: Bad or expired credentials (the library's list; dynamo.cli reads it here).
+AUTH_CODES = CREDENTIAL_CODES
 
 Item = dict[str, Any]
 Request = dict[str, Any]
@@ -129,6 +113,24 @@ def advice(exc: Optional[BaseException]) -> str:
     return rerun if exc is None else "a re-run alone will not fix this error"
 
 
+def _spent(
+    attempt: int,
+    started: float,
+    cause: Optional[BaseException],
+    what: str,
+    max_retries: int,
+    retry_seconds: float,
+) -> Optional[str]:
+    """Why retry ``attempt`` of ``what`` is not made, or None to make it: a silent
+    endpoint had ``retry_seconds`` since ``started``, or ``max_retries`` are spent."""
+    elapsed = time.monotonic() - started
+    if _unanswered(cause) and elapsed >= retry_seconds:
+        return f"DynamoDB did not answer for {elapsed:.0f} s"
+    if attempt > max_retries:
+        return f"gave up on {what} after {max_retries} retries"
+    return None
+
+
 def call_with_retries(
     call: Callable[[], Any],
     *,
@@ -144,12 +146,9 @@ def call_with_retries(
             return call()
         except Exception as exc:
             reason = retry_reason(exc)
-            elapsed = time.monotonic() - started
-            if reason is None or attempt >= max_retries:
-                raise
-            if _unanswered(exc) and elapsed >= retry_seconds:
-                raise
             attempt += 1
+            if reason is None or _spent(attempt, started, exc, what, max_retries, retry_seconds):
+                raise
             wait = backoff.delay(attempt)
             log.info("retry %d of %d of %s in %.2f s: %s", attempt, max_retries, what, wait, reason)
             sleep(wait)
@@ -172,15 +171,11 @@ class WriteStats:
     rejected: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
+        """The counts, for the run's summary: every field but the clientids and rejections."""
         return {
-            "items": dict(self.items),
-            "deleted": dict(self.deleted),
-            "requests": self.requests,
-            "retries": self.retries,
-            "unprocessed": self.unprocessed,
-            "throttled": self.throttled,
-            "server_errors": self.server_errors,
-            "connection_errors": self.connection_errors,
+            f.name: copy.copy(getattr(self, f.name))
+            for f in fields(self)
+            if f.name not in ("clientids", "rejected")
         }
 
 
@@ -348,55 +343,20 @@ class ItemWriter:
                 self._first_cause = cause
 
     def _write(self, table: str, batch: list[Request]) -> None:
-        requests = batch
-        attempt = 0
-        started = time.monotonic()
-        cause: Optional[BaseException]
+        """Send ``batch`` until all of it is written, backing off between attempts."""
+        requests, attempt, started = batch, 0, time.monotonic()
         while True:
-            error, cause = "", None
-            try:
-                response = self._client.batch_write_item(RequestItems={table: requests})
-                remaining = response.get("UnprocessedItems", {}).get(table, [])
-                with self._lock:
-                    self.stats.requests += 1
-                    if remaining:
-                        self.stats.unprocessed += len(remaining)
-                error = f"{len(remaining)} items left unprocessed"
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
-                if code == "ValidationException":
-                    self._write_alone(table, requests, exc)
-                    return
-                if retry_reason(exc) is None:
-                    raise
-                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-                with self._lock:
-                    self.stats.requests += 1
-                    if status >= 500:
-                        self.stats.server_errors += 1
-                    else:
-                        self.stats.throttled += 1
-                remaining, error, cause = requests, describe(exc), exc
-            except (ConnectionError, HTTPClientError) as exc:
-                with self._lock:
-                    self.stats.requests += 1
-                    self.stats.connection_errors += 1
-                remaining, error, cause = requests, describe(exc), exc
+            sent = self._send(table, requests)
+            if sent is None:
+                return
+            remaining, error, cause = sent
             self._record(table, requests, remaining)
             if not remaining:
                 return
             attempt += 1
-            elapsed = time.monotonic() - started
-            if _unanswered(cause) and elapsed >= self._retry_seconds:
-                raise _GaveUp(
-                    f"DynamoDB did not answer for {elapsed:.0f} s ({error})", remaining, cause
-                )
-            if attempt > self._max_retries:
-                raise _GaveUp(
-                    f"gave up on {table} after {self._max_retries} retries ({error})",
-                    remaining,
-                    cause,
-                )
+            spent = _spent(attempt, started, cause, table, self._max_retries, self._retry_seconds)
+            if spent is not None:
+                raise _GaveUp(f"{spent} ({error})", remaining, cause)
             with self._lock:
                 self.stats.retries += 1
             wait = backoff.delay(attempt, base=self._backoff_base, cap=self._backoff_cap)
@@ -411,6 +371,37 @@ class ItemWriter:
             )
             self._sleep(wait)
             requests = remaining
+
+    def _send(self, table: str, requests: list[Request]) -> Optional[_Sent]:
+        """One ``BatchWriteItem``: the requests left to send, why, and the failure if any.
+        None when DynamoDB refused the batch as invalid and it was sent one by one."""
+        try:
+            response = self._client.batch_write_item(RequestItems={table: requests})
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "ValidationException":
+                self._write_alone(table, requests, exc)
+                return None
+            if retry_reason(exc) is None:
+                raise
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            with self._lock:
+                self.stats.requests += 1
+                if status >= 500:
+                    self.stats.server_errors += 1
+                else:
+                    self.stats.throttled += 1
+            return requests, describe(exc), exc
+        except (ConnectionError, HTTPClientError) as exc:
+            with self._lock:
+                self.stats.requests += 1
+                self.stats.connection_errors += 1
+            return requests, describe(exc), exc
+        remaining = response.get("UnprocessedItems", {}).get(table, [])
+        with self._lock:
+            self.stats.requests += 1
+            self.stats.unprocessed += len(remaining)
+        return remaining, f"{len(remaining)} items left unprocessed", None
 
     def _write_alone(self, table: str, requests: list[Request], exc: ClientError) -> None:
         """Re-send a batch DynamoDB refused as invalid one request at a time, so that
@@ -446,6 +437,10 @@ class ItemWriter:
             log.info("wrote %d items to %s: clientids %s", len(puts), table, puts)
             if self._on_written is not None:
                 self._on_written(table, len(puts))
+
+
+#: What one ``BatchWriteItem`` left: the requests to send again, why, and the failure.
+_Sent = tuple[list[Request], str, Optional[BaseException]]
 
 
 class _GaveUp(Exception):

@@ -8,9 +8,10 @@ returned no clients at all, or when it would delete more than ``max_share`` of
 the stored clients, unless ``allow_mass_delete`` confirms it. Every table is
 checked before any is pruned.
 
->>> results = [insert.clients_info(), insert.clients_info_by_month()]
->>> prune_all(client, results, workers=8)  # deletes items whose clientid was not written
-{'clients_info': 3, 'clients_info_by_year': 3}
+Example (items whose clientid the sync did not write are deleted)::
+
+    results = [insert.clients_info(), insert.clients_info_by_month()]
+    prune_all(client, results, workers=8)   # {'clients_info': 3, 'clients_info_by_year': 3}
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ def stored_clientids(
     }
     if page_size is not None:
         request["Limit"] = page_size
+    # Not botocore's scan paginator: a page that fails ends its iterator, and it gives
+    # a token to resume from (resume_token) only when MaxItems cuts the scan short,
+    # re-reading the page it cut. Resuming from LastEvaluatedKey retries the failed
+    # page alone.
     while True:
         page = call_with_retries(
             lambda: client.scan(**request), what=f"a Scan page of {table}", max_retries=max_retries

@@ -1,11 +1,12 @@
 """Shape: warehouse rows to DynamoDB items. Pure functions, no I/O.
 
 Items come out already in DynamoDB's wire form (``{"N": "10.50"}``), so that
-each is serialised exactly once, here, and the load only sends them. The layout
-is :mod:`contabyx.layout`. Every item is checked against what DynamoDB can
-store (its Number limits, its 400 KB item limit) before it is sent, so that a
-client DynamoDB would refuse is reported by clientid instead of failing the
-batch it shares with others.
+each is serialised exactly once, here, and the load only sends them. This is the
+writer of the item layout: its attributes are listed once, in docs/architecture.md
+("The item layout"), and named in :mod:`contabyx.layout`. Every item is checked
+against what DynamoDB can store (its Number limits, its 400 KB item limit) before
+it is sent, so that a client DynamoDB would refuse is reported by clientid instead
+of failing the batch it shares with others.
 
 >>> from decimal import Decimal
 >>> item = client_item((42, Decimal("7.25"), Decimal("10.50"), Decimal("3.25"), 1, 1), run="r1")
@@ -136,7 +137,8 @@ def client_item(row: Sequence[Any], *, run: str) -> Item:
 def client_year_item(rows: Iterable[Sequence[Any]], *, run: str) -> Item:
     """One ``clients_info_by_year`` item from every ``clients_info_by_month`` row of one client.
 
-    Year totals and the client's totals are the exact Decimal sums of their months.
+    Year totals and the client's totals are the exact Decimal sums of their months. The
+    years an item holds are its ``yNNNN`` attribute names: no list of them is stored.
     """
     clientid: int | None = None
     years: dict[int, dict[int, tuple[Any, Any, Any, Any]]] = {}
@@ -165,7 +167,6 @@ def client_year_item(rows: Iterable[Sequence[Any]], *, run: str) -> Item:
     every_month = [figures for months in years.values() for figures in months.values()]
     item = _head(clientid, run)
     item.update(totals(every_month))
-    item[layout.YEARS] = {"L": [{"N": str(year)} for year in sorted(years)]}
     for year in sorted(years):
         months = years[year]
         year_map: dict[str, Any] = totals(months.values())
@@ -230,8 +231,8 @@ def item_size(item: Item) -> int:
     plus 1; a List or Map is 3 bytes plus its elements, each element 1 byte more;
     a Null or Boolean is 1 byte.
 
-    >>> item_size({"clientid": {"N": "42"}, "years": {"L": [{"N": "2019"}]}})
-    22
+    >>> item_size({"clientid": {"N": "42"}, "run": {"S": "r1"}, "l": {"L": [{"N": "2019"}]}})
+    23
     """
     return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
 

@@ -1,7 +1,8 @@
 """The two DynamoDB tables: partition key ``clientid`` (Number), on-demand capacity.
 
->>> create_tables()          # idempotent; returns once both are ACTIVE
-['clients_info', 'clients_info_by_year']
+Example::
+
+    create_tables()    # ['clients_info', 'clients_info_by_year'], once both are ACTIVE
 """
 
 from __future__ import annotations

@@ -89,6 +89,7 @@ INFO = {"clientid": Decimal(42), **level("100.505", "90", 3, 2)}
 BY_YEAR = {
     **INFO,
     "run": "2026-11-28T02:00:00Z-1a2b3c",
+    # Written by a run before the sync dropped this list: still read the same.
     "years": [Decimal(2021), Decimal(2019)],
     "y2021": {**level("0", "90", 0, 2), "months": {"m12": level("0", "90", 0, 2)}},
     "y2019": {

@@ -50,10 +50,11 @@ def put_client(
 
     The ``clients_info`` item carries the sums (or ``info_figures``); the by-year item
     is left out with ``by_year=False``, and written without totals and run (the older
-    layout) with ``current_layout=False``. Returns the client's totals.
+    layout, which also held a ``years`` list) with ``current_layout=False``. Returns the
+    client's totals.
     """
     info_table, by_year_table = tables
-    item: dict[str, Any] = {layout.KEY: clientid, layout.YEARS: sorted(years)}
+    item: dict[str, Any] = {layout.KEY: clientid}
     for year, months in years.items():
         level = {
             f: sum((Decimal(m.get(f, 0)) for m in months.values()), Decimal(0))
@@ -72,6 +73,8 @@ def put_client(
         if current_layout:
             item.update(totals)
             item[layout.RUN] = RUN_ID
+        else:
+            item["years"] = sorted(years)
         client.put_item(TableName=by_year_table, Item=_low(item))
     else:
         client.delete_item(TableName=by_year_table, Key=_low({layout.KEY: clientid}))
