@@ -63,20 +63,12 @@ class Insert:
 
     # -- the two syncs --------------------------------------------------------
 
-    def clients_info(
-        self,
-        entries: int = 0,
-        *,
-        progress: Optional[Progress] = None,
-    ) -> SyncResult:
+    def clients_info(self, entries: int = 0, *, progress: Optional[Progress] = None) -> SyncResult:
         """Write one item per client to the ``clients_info`` table."""
         return self._run(sync.CLIENTS_INFO, entries, progress)
 
     def clients_info_by_month(
-        self,
-        entries: int = 0,
-        *,
-        progress: Optional[Progress] = None,
+        self, entries: int = 0, *, progress: Optional[Progress] = None
     ) -> SyncResult:
         """Write one item per client, holding every year and month, to ``clients_info_by_year``."""
         return self._run(sync.CLIENTS_INFO_BY_YEAR, entries, progress)

@@ -66,32 +66,30 @@ class Progress:
 class TableKind:
     """One of the two syncs: which view it reads, how rows become items, which table."""
 
+    #: The default name of its DynamoDB table.
     name: str
     view: str
     #: The columns of the rows ``to_items`` takes, in order (``range_query`` selects them).
     columns: tuple[str, ...]
-    #: The statement of ``sql/sync_queries.sql`` that reads one clientid range of ``view``.
-    range_query: str
     #: ``to_items(rows, run=run_id)``: an item, or a :class:`Rejected` client, per client.
     to_items: Callable[..., Iterator[Shaped]]
-    table_setting: str
+
+    @property
+    def range_query(self) -> str:
+        """The statement of ``sql/sync_queries.sql`` that reads one clientid range of ``view``."""
+        return f"range_{self.view}"
+
+    @property
+    def table_setting(self) -> str:
+        """The :class:`Settings` field that names its table."""
+        return f"{self.name}_table"
 
 
 CLIENTS_INFO = TableKind(
-    name="clients_info",
-    view="clients_info",
-    columns=shape.CLIENTS_INFO_COLUMNS,
-    range_query="range_clients_info",
-    to_items=shape.shaped_client_items,
-    table_setting="clients_info_table",
+    "clients_info", "clients_info", shape.CLIENTS_INFO_COLUMNS, shape.shaped_client_items
 )
 CLIENTS_INFO_BY_YEAR = TableKind(
-    name="clients_info_by_year",
-    view="clients_info_by_month",
-    columns=shape.BY_MONTH_COLUMNS,
-    range_query="range_clients_info_by_month",
-    to_items=shape.client_year_items,
-    table_setting="clients_info_by_year_table",
+    "clients_info_by_year", "clients_info_by_month", shape.BY_MONTH_COLUMNS, shape.client_year_items
 )
 KINDS = {kind.name: kind for kind in (CLIENTS_INFO, CLIENTS_INFO_BY_YEAR)}
 
