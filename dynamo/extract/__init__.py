@@ -27,6 +27,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar, Union
 
+from dynamo.config import Settings
 from dynamo.errors import ExtractError as ExtractError  # its home before dynamo.errors
 
 #: A query parameter value; it is always sent as a bound parameter, never spliced into SQL.
@@ -87,18 +88,19 @@ class Source(abc.ABC):
         self.close()
 
 
-def open_source(settings: Mapping[str, str | None], kind: str = "data-api") -> Source:
-    """The source named by ``kind`` (``SOURCE``: ``data-api`` or ``direct``), configured
-    from the environment-style ``settings``.
+def open_source(settings: Settings) -> Source:
+    """The source ``settings.source`` names (``SOURCE``: ``data-api`` or ``direct``),
+    configured from the other settings.
 
-    >>> source = open_source({"DATABASE": "dev", "CLUSTER": "c1", "DBUSER": "awsuser"})
+    >>> open_source(Settings(cluster="c1", aws_region="eu-west-1"))
+    DataApiSource(database='dev', cluster='c1', db_user='awsuser', result_format='CSV')
     """
-    if kind == "data-api":
+    if settings.source == "data-api":
         from dynamo.extract.data_api import DataApiSource
 
         return DataApiSource.from_settings(settings)
-    if kind == "direct":
+    if settings.source == "direct":
         from dynamo.extract.direct import DirectSource
 
         return DirectSource.from_settings(settings)
-    raise ValueError(f"unknown source {kind!r}; valid sources: data-api, direct")
+    raise ValueError(f"unknown source {settings.source!r}; valid sources: data-api, direct")

@@ -173,7 +173,7 @@ class DataApiSource(Source):
     def __init__(
         self,
         *,
-        database: str = "dev",
+        database: str = Settings.database,
         cluster: Optional[str] = None,
         db_user: Optional[str] = None,
         secret_arn: Optional[str] = None,
@@ -255,45 +255,30 @@ class DataApiSource(Source):
                 self._target[key] = value
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Optional[str]]) -> DataApiSource:
-        """Build a source from the project's configuration keys (values may be None).
+    def from_settings(cls, settings: Settings) -> DataApiSource:
+        """The source the sync's :class:`~dynamo.config.Settings` describe.
 
-        Reads ``DATABASE`` (default ``dev``), ``WORKGROUP``, ``SECRET_ARN``, ``CLUSTER``,
-        ``DBUSER`` (default ``awsuser``, used only with ``CLUSTER`` and no secret),
-        ``AWS_REGION``, ``STATEMENT_TIMEOUT`` (seconds, default 3600),
-        ``DATA_API_RESULT_FORMAT`` (``json`` or ``csv``, any case; default ``json``),
-        ``MAX_RETRIES`` (capacity retries of a submission, default 20),
-        ``AWS_CONNECT_TIMEOUT`` and ``AWS_READ_TIMEOUT`` (seconds, default 5 and 20) and
-        ``AWS_ENDPOINT_URL_REDSHIFT_DATA`` (else boto3 reads the environment).
+        ``WORKGROUP`` leaves ``CLUSTER`` out, and ``WORKGROUP`` or ``SECRET_ARN`` leaves
+        ``DBUSER`` out (the secret names the user): a config file may keep all of them,
+        the Data API takes one form.
 
-        >>> DataApiSource.from_settings({"CLUSTER": "my-cluster", "AWS_REGION": "eu-west-1"})
-        DataApiSource(database='dev', cluster='my-cluster', db_user='awsuser')
+        >>> DataApiSource.from_settings(Settings(cluster="my-cluster", aws_region="eu-west-1"))
+        DataApiSource(database='dev', cluster='my-cluster', db_user='awsuser', result_format='CSV')
         """
-
-        def get(key: str, default: Optional[str] = None) -> Optional[str]:
-            value = settings.get(key)
-            return value if value not in (None, "") else default
-
-        workgroup, secret_arn = get("WORKGROUP"), get("SECRET_ARN")
-        cluster = None if workgroup else get("CLUSTER")
-        db_user = None if workgroup or secret_arn else get("DBUSER", "awsuser")
-
-        def number(key: str, default: float) -> float:
-            return float(get(key) or default)
-
+        workgroup, secret_arn = settings.workgroup, settings.secret_arn
         return cls(
-            database=get("DATABASE", "dev") or "dev",
-            cluster=cluster,
-            db_user=db_user,
+            database=settings.database,
+            cluster=None if workgroup else settings.cluster,
+            db_user=None if workgroup or secret_arn else settings.dbuser,
             secret_arn=secret_arn,
             workgroup=workgroup,
-            region=get("AWS_REGION"),
-            endpoint_url=get("AWS_ENDPOINT_URL_REDSHIFT_DATA"),
-            statement_timeout=number("STATEMENT_TIMEOUT", Settings.statement_timeout),
-            result_format=(get("DATA_API_RESULT_FORMAT", "JSON") or "JSON").strip(),
-            max_retries=int(number("MAX_RETRIES", Settings.max_retries)),
-            connect_timeout=number("AWS_CONNECT_TIMEOUT", Settings.aws_connect_timeout),
-            read_timeout=number("AWS_READ_TIMEOUT", Settings.aws_read_timeout),
+            region=settings.aws_region,
+            endpoint_url=settings.aws_endpoint_url_redshift_data,
+            statement_timeout=settings.statement_timeout,
+            result_format=settings.data_api_result_format,
+            max_retries=settings.max_retries,
+            connect_timeout=settings.aws_connect_timeout,
+            read_timeout=settings.aws_read_timeout,
         )
 
     def __repr__(self) -> str:

@@ -252,18 +252,18 @@ class DirectSource(Source):
         self,
         *,
         host: Optional[str] = None,
-        port: int = 5439,
-        database: str = "dev",
-        user: Optional[str] = "awsuser",
+        port: int = Settings.redshift_port,
+        database: str = Settings.database,
+        user: Optional[str] = Settings.dbuser,
         password: Optional[str] = None,
         iam: bool = False,
         cluster_identifier: Optional[str] = None,
         db_user: Optional[str] = None,
         region: Optional[str] = None,
         profile: Optional[str] = None,
-        ssl: bool = True,
+        ssl: bool = Settings.redshift_ssl,
         timeout: Optional[float] = None,
-        statement_timeout: Optional[float] = 3600.0,
+        statement_timeout: Optional[float] = Settings.statement_timeout,
         read_timeout: Optional[float] = None,
         fetch_size: int = 1000,
         max_idle: int = 8,
@@ -334,42 +334,31 @@ class DirectSource(Source):
         self._pool = _Pool(self._connect, max_idle)
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Optional[str]]) -> DirectSource:
-        """Build a source from the project's configuration keys (values may be None).
+    def from_settings(cls, settings: Settings) -> DirectSource:
+        """The source the sync's :class:`~dynamo.config.Settings` describe.
 
-        Reads ``REDSHIFT_HOST``, ``REDSHIFT_PORT`` (default 5439), ``DATABASE`` (default
-        ``dev``), ``REDSHIFT_USER`` (default ``DBUSER``, itself default ``awsuser``),
-        ``REDSHIFT_PASSWORD``, ``REDSHIFT_IAM`` (``true``/``false``) with ``CLUSTER``,
-        ``DBUSER`` and ``AWS_REGION`` for IAM, ``REDSHIFT_SSL`` (default ``true``),
-        ``STATEMENT_TIMEOUT`` (seconds, default 3600), ``AWS_CONNECT_TIMEOUT`` and
-        ``AWS_READ_TIMEOUT`` (seconds, defaults those of :class:`~dynamo.config.Settings`).
+        The user is ``REDSHIFT_USER``, else ``DBUSER``. With ``REDSHIFT_IAM`` the
+        driver asks for temporary credentials of ``DBUSER`` on ``CLUSTER`` in
+        ``AWS_REGION``; without it those three are not used.
 
-        >>> DirectSource.from_settings({"REDSHIFT_HOST": "localhost", "REDSHIFT_PASSWORD": "x"})
+        >>> DirectSource.from_settings(Settings(redshift_host="localhost", redshift_password="x"))
         DirectSource(host='localhost', port=5439, database='dev', user='awsuser')
         """
-
-        def get(key: str, default: Optional[str] = None) -> Optional[str]:
-            value = settings.get(key)
-            return value if value not in (None, "") else default
-
-        db_user = get("DBUSER", "awsuser")
-        iam = _flag(get("REDSHIFT_IAM", "false"), "REDSHIFT_IAM")
+        iam = settings.redshift_iam
         return cls(
-            host=get("REDSHIFT_HOST"),
-            port=int(get("REDSHIFT_PORT", "5439") or 5439),
-            database=get("DATABASE", "dev") or "dev",
-            user=get("REDSHIFT_USER", db_user),
-            password=get("REDSHIFT_PASSWORD"),
+            host=settings.redshift_host,
+            port=settings.redshift_port,
+            database=settings.database,
+            user=settings.redshift_user or settings.dbuser,
+            password=settings.redshift_password,
             iam=iam,
-            cluster_identifier=get("CLUSTER") if iam else None,
-            db_user=db_user if iam else None,
-            region=get("AWS_REGION") if iam else None,
-            ssl=_flag(get("REDSHIFT_SSL", "true"), "REDSHIFT_SSL"),
-            statement_timeout=float(get("STATEMENT_TIMEOUT", "3600") or 3600),
-            timeout=_seconds(get("AWS_CONNECT_TIMEOUT"), "AWS_CONNECT_TIMEOUT")
-            or Settings.aws_connect_timeout,
-            read_timeout=_seconds(get("AWS_READ_TIMEOUT"), "AWS_READ_TIMEOUT")
-            or Settings.aws_read_timeout,
+            cluster_identifier=settings.cluster if iam else None,
+            db_user=settings.dbuser if iam else None,
+            region=settings.aws_region if iam else None,
+            ssl=settings.redshift_ssl,
+            statement_timeout=settings.statement_timeout,
+            timeout=settings.aws_connect_timeout,
+            read_timeout=settings.aws_read_timeout,
         )
 
     @property
@@ -553,18 +542,6 @@ def _set_socket_timeout(connection: Any, seconds: Optional[float]) -> None:
         sock.settimeout(seconds)
 
 
-def _seconds(value: Optional[str], key: str) -> Optional[float]:
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = float("nan")
-    if not seconds > 0:
-        raise ValueError(f"{key} must be a positive number of seconds, not {value!r}")
-    return seconds
-
-
 def _check_cancel(cancel: Optional[threading.Event], sql: str) -> None:
     if cancel is not None and cancel.is_set():
         raise ExtractError(f"cancelled: the run is stopping [sql: {short_sql(sql)}]")
@@ -580,12 +557,3 @@ def _driver_message(err: BaseException) -> str:
     else:
         text = str(err) or type(err).__name__
     return " ".join(text.split())
-
-
-def _flag(value: Optional[str], key: str) -> bool:
-    text = (value or "").strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("", "0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{key} must be true or false, not {value!r}")

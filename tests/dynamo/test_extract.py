@@ -21,9 +21,11 @@ from typing import Any
 import psycopg
 import pytest
 
+from dynamo.config import Settings
 from dynamo.extract import ExtractError, Source, short_sql
 from dynamo.extract.data_api import DataApiSource
 from dynamo.extract.direct import DirectSource
+from tests.support.settings import settings_of
 
 SCHEMA = "extract_test"
 TABLE = f"{SCHEMA}.amounts"
@@ -68,14 +70,16 @@ def table(local_stack: Any) -> str:
 
 @pytest.fixture(scope="module")
 def data_api(local_stack: Any) -> Iterator[DataApiSource]:
-    source = DataApiSource.from_settings(local_stack.env)
+    source = DataApiSource.from_settings(
+        settings_of(local_stack.env, data_api_result_format="json")
+    )
     yield source
     source.close()
 
 
-def _direct_settings(env: dict[str, str], **overrides: str) -> dict[str, str]:
+def _direct_settings(env: dict[str, str], **overrides: Any) -> Settings:
     # The local wire endpoint declines SSL and takes any password.
-    return {"REDSHIFT_SSL": "false", "REDSHIFT_PASSWORD": "local-password", **env, **overrides}
+    return settings_of(env, redshift_ssl=False, redshift_password="local-password", **overrides)
 
 
 @pytest.fixture(scope="module")
@@ -245,7 +249,8 @@ def test_api_errors_become_extract_errors_with_the_cause(data_api: DataApiSource
 
 
 def test_statement_timeout_cancels(local_stack: Any) -> None:
-    source = DataApiSource.from_settings({**local_stack.env, "STATEMENT_TIMEOUT": "0.5"})
+    settings = settings_of(local_stack.env, statement_timeout=0.5, data_api_result_format="json")
+    source = DataApiSource.from_settings(settings)
     started = time.monotonic()
     with pytest.raises(ExtractError, match="timed out") as info:
         list(source.rows("SELECT pg_sleep(30)"))
@@ -260,7 +265,7 @@ def test_statement_timeout_cancels(local_stack: Any) -> None:
 
 
 def test_direct_statement_timeout(local_stack: Any) -> None:
-    settings = _direct_settings(local_stack.env, STATEMENT_TIMEOUT="0.5")
+    settings = _direct_settings(local_stack.env, statement_timeout=0.5)
     with DirectSource.from_settings(settings) as source:
         started = time.monotonic()
         with pytest.raises(ExtractError, match="timeout"):
@@ -342,9 +347,9 @@ def test_execute_and_script(source: Source, local_stack: Any) -> None:
 def test_direct_batches_at_their_edges(local_stack: Any, table: str, limit: int) -> None:
     settings = _direct_settings(local_stack.env)
     source = DirectSource(
-        host=settings["REDSHIFT_HOST"],
-        port=int(settings["REDSHIFT_PORT"]),
-        password=settings["REDSHIFT_PASSWORD"],
+        host=settings.redshift_host,
+        port=settings.redshift_port,
+        password=settings.redshift_password,
         ssl=False,
         fetch_size=100,
     )
@@ -398,7 +403,7 @@ def csv_table(local_stack: Any) -> str:
 
 @pytest.fixture(scope="module")
 def csv_api(local_stack: Any) -> Iterator[DataApiSource]:
-    source = DataApiSource.from_settings({**local_stack.env, "DATA_API_RESULT_FORMAT": "csv"})
+    source = DataApiSource.from_settings(settings_of(local_stack.env, data_api_result_format="csv"))
     assert source.result_format == "CSV"
     yield source
     source.close()
@@ -488,9 +493,8 @@ def test_csv_failing_statement_names_it(csv_api: DataApiSource) -> None:
 
 
 def test_csv_statement_timeout_cancels(local_stack: Any) -> None:
-    source = DataApiSource.from_settings(
-        {**local_stack.env, "STATEMENT_TIMEOUT": "0.5", "DATA_API_RESULT_FORMAT": "CSV"}
-    )
+    settings = settings_of(local_stack.env, statement_timeout=0.5, data_api_result_format="CSV")
+    source = DataApiSource.from_settings(settings)
     with pytest.raises(ExtractError, match="timed out") as info:
         list(source.rows("SELECT pg_sleep(30)"))
     (statement_id,) = STATEMENT_ID.findall(str(info.value))
