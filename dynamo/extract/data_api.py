@@ -1,8 +1,8 @@
 """Extract through the Amazon Redshift Data API (``redshift-data``).
 
 :class:`DataApiSource` submits one statement with ``ExecuteStatement``, polls
-``DescribeStatement`` with an exponential backoff until it ends, then follows
-every ``NextToken`` of ``GetStatementResult``, yielding typed rows page by page.
+``DescribeStatement`` with an exponential backoff until it ends, then reads every page
+of ``GetStatementResult`` through botocore's paginator, yielding typed rows page by page.
 One low-level boto3 client is made per source and shared by every thread.
 
 With ``result_format="CSV"`` (``DATA_API_RESULT_FORMAT=csv``) the statement is run with
@@ -39,9 +39,9 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, cast
+from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, TypeVar, cast
 
 import boto3
 from botocore.config import Config
@@ -93,6 +93,8 @@ _SUBMISSIONS = frozenset({"ExecuteStatement", "BatchExecuteStatement"})
 _UNREACHABLE = (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError)
 #: Keys this module keeps in botocore's per-request context.
 _REASON, _UNANSWERED = "contabyx_retry_reason", "contabyx_unanswered"
+#: A result page: a GetStatementResult or GetStatementResultV2 answer.
+_Page = TypeVar("_Page", bound=Mapping[str, Any])
 
 # --------------------------------------------------------------------------- helpers
 
@@ -353,26 +355,28 @@ class DataApiSource(Source):
             return
         if self.result_format == "CSV":
             yield from self._csv_rows(statement_id, sql, cancel, deadline)
-            return
+        else:
+            yield from self._json_rows(statement_id, sql, cancel, deadline)
+
+    def _json_rows(
+        self,
+        statement_id: str,
+        sql: str,
+        cancel: Optional[threading.Event],
+        deadline: Optional[float],
+    ) -> Iterator[Row]:
+        """The rows of a FINISHED JSON statement, page by page."""
+        pages = self._client.get_paginator("get_statement_result").paginate(Id=statement_id)
         convert: Optional[Callable[[Sequence[Field]], Row]] = None
-        token: Optional[str] = None
-        while True:
-            self._check_reading(cancel, statement_id, sql, deadline)
-            with self._aws_errors("GetStatementResult", statement_id, sql):
-                if token is None:
-                    page = self._client.get_statement_result(Id=statement_id)
-                else:
-                    page = self._client.get_statement_result(Id=statement_id, NextToken=token)
+        for page in self._pages("GetStatementResult", pages, statement_id, sql, cancel, deadline):
             records = page.get("Records") or []
+            # An empty result may come without ColumnMetadata: it has no row to convert.
             if convert is None and (records or page.get("ColumnMetadata")):
                 width = len(records[0]) if records else 0
                 convert = record_converter(page.get("ColumnMetadata"), width)
             if convert is not None:
                 for record in records:
                     yield convert(record)  # type: ignore[arg-type]
-            token = page.get("NextToken")
-            if not token:
-                return
 
     def _csv_rows(
         self,
@@ -382,42 +386,46 @@ class DataApiSource(Source):
         deadline: Optional[float],
     ) -> Iterator[Row]:
         """The rows of a FINISHED ``ResultFormat="CSV"`` statement, page by page."""
+        pages = self._client.get_paginator("get_statement_result_v2").paginate(Id=statement_id)
         parser: Optional[CsvPageParser] = None
-        token: Optional[str] = None
-        count = 0
-        while True:
-            self._check_reading(cancel, statement_id, sql, deadline)
-            with self._aws_errors("GetStatementResultV2", statement_id, sql):
-                if token is None:
-                    page = self._client.get_statement_result_v2(Id=statement_id)
-                else:
-                    page = self._client.get_statement_result_v2(Id=statement_id, NextToken=token)
+        count, total = 0, None
+        for page in self._pages("GetStatementResultV2", pages, statement_id, sql, cancel, deadline):
             first_page = parser is None
             if parser is None:
                 parser = CsvPageParser(page.get("ColumnMetadata"))
             rows = parser.rows(page.get("Records") or [], first_page=first_page)
-            while True:
-                try:
-                    row = next(rows)
-                except StopIteration:
-                    break
-                except (csv.Error, ValueError) as err:
-                    raise ExtractError(
-                        f"statement {statement_id} GetStatementResultV2 returned a CSV page"
-                        f" that could not be read: {_one_line(str(err))} [sql: {short_sql(sql)}]"
-                    ) from err
+            for row in _read_csv(rows, statement_id, sql):
                 count += 1
                 yield row
-            token = page.get("NextToken")
-            if not token:
-                total = page.get("TotalNumRows")
-                if isinstance(total, int) and total != count:
-                    _log.warning(
-                        "statement %s: read %d CSV rows, the result has %d",
-                        statement_id,
-                        count,
-                        total,
-                    )
+            total = page.get("TotalNumRows")
+        if isinstance(total, int) and total != count:
+            _log.warning(
+                "statement %s: read %d CSV rows, the result has %d", statement_id, count, total
+            )
+
+    def _pages(
+        self,
+        action: str,
+        pages: Iterable[_Page],
+        statement_id: str,
+        sql: str,
+        cancel: Optional[threading.Event],
+        deadline: Optional[float],
+    ) -> Iterator[_Page]:
+        """The result pages of a paginator, which fetches each one lazily: each request
+        is made only within the statement's deadline and while ``cancel`` is not set, and
+        its errors are translated like every other call's."""
+        fetch = iter(pages)
+        while True:
+            self._check_reading(cancel, statement_id, sql, deadline)
+            with self._aws_errors(action, statement_id, sql):
+                page = next(fetch, None)
+            if page is None:
+                return
+            yield page
+            # Stop on the last page, not on the paginator's end: a cancel or a deadline
+            # that comes after the last row must not fail a read that is complete.
+            if not page.get("NextToken"):
                 return
 
     def _deadline(self) -> Optional[float]:
@@ -648,6 +656,22 @@ def _check_cancel(cancel: Optional[threading.Event], statement_id: str, sql: str
         raise ExtractError(
             f"statement {statement_id} cancelled: the run is stopping [sql: {short_sql(sql)}]"
         )
+
+
+def _read_csv(rows: Iterator[Row], statement_id: str, sql: str) -> Iterator[Row]:
+    """``rows`` of one CSV page; a page that cannot be read is an :class:`ExtractError`."""
+    while True:
+        # next() alone is guarded: an error raised where the row is used is not the page's.
+        try:
+            row = next(rows, None)
+        except (csv.Error, ValueError) as err:
+            raise ExtractError(
+                f"statement {statement_id} GetStatementResultV2 returned a CSV page"
+                f" that could not be read: {_one_line(str(err))} [sql: {short_sql(sql)}]"
+            ) from err
+        if row is None:
+            return
+        yield row
 
 
 def _failure(

@@ -138,6 +138,47 @@ def test_rows_stream_page_by_page(data_api: DataApiSource, table: str) -> None:
     assert len(rest) == COUNT - 1 and pages.count >= 3
 
 
+@pytest.mark.parametrize(
+    ("fixture", "operation"),
+    [("data_api", "GetStatementResult"), ("csv_api", "GetStatementResultV2")],
+)
+def test_a_cancel_stops_the_paging_but_not_a_complete_read(
+    request: pytest.FixtureRequest, table: str, fixture: str, operation: str
+) -> None:
+    source: DataApiSource = request.getfixturevalue(fixture)
+    pages = _Calls(source, operation)
+    cancel = threading.Event()
+    try:
+        rows = source.rows(f"SELECT id FROM {table} ORDER BY id", cancel=cancel)
+        assert next(rows) == (1,)
+        cancel.set()
+        with pytest.raises(ExtractError, match="cancelled: the run is stopping"):
+            list(rows)
+        assert pages.count == 1  # no page is asked for once the run is stopping
+        cancel.clear()
+        done = source.rows(f"SELECT id FROM {table} WHERE id <= 3 ORDER BY id", cancel=cancel)
+        assert next(done) == (1,)
+        cancel.set()  # after the last page: the rows fetched are all there
+        assert list(done) == [(2,), (3,)]
+    finally:
+        pages.stop()
+
+
+@pytest.mark.parametrize("result_format", ["json", "csv"])
+def test_the_statement_timeout_covers_the_reading(
+    local_stack: Any, table: str, result_format: str
+) -> None:
+    settings = settings_of(
+        local_stack.env, statement_timeout=1.0, data_api_result_format=result_format
+    )
+    with DataApiSource.from_settings(settings) as source:
+        rows = source.rows(f"SELECT id FROM {table} ORDER BY id")
+        assert next(rows) == (1,)
+        time.sleep(1.1)
+        with pytest.raises(ExtractError, match="while its result was read"):
+            list(rows)
+
+
 def test_types_and_decimal_scale(source: Source, table: str) -> None:
     rows = list(source.rows(f"SELECT id, clientid, amount, label FROM {table} ORDER BY id"))
     assert rows == EXPECTED
