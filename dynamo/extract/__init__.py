@@ -13,18 +13,21 @@ Both return the same rows with the same Python types: integers as ``int``,
 DECIMAL/NUMERIC as ``decimal.Decimal`` (never float), text as ``str``, NULL as
 ``None``.
 
->>> source = DataApiSource(database="dev", cluster="my-cluster", db_user="awsuser")
->>> for clientid, balance in source.rows(
-...         "SELECT clientid, balance FROM contabyx.clients_info WHERE clientid > :last",
-...         {"last": 0}):
-...     ...
+Example (needs a cluster)::
+
+    source = open_source(load_settings())  # SOURCE, CLUSTER, ... from config/.env
+    for clientid, balance in source.rows(
+        "SELECT clientid, balance FROM contabyx.clients_info WHERE clientid > :last",
+        {"last": 0},
+    ):
+        ...
 """
 
 from __future__ import annotations
 
 import abc
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar, Union
 
 from dynamo.config import Settings
@@ -58,7 +61,6 @@ class Source(abc.ABC):
     keeps several statements in flight, one per thread.
     """
 
-    @abc.abstractmethod
     def rows(
         self,
         sql: str,
@@ -68,15 +70,23 @@ class Source(abc.ABC):
     ) -> Iterator[Row]:
         """Run ``sql`` and yield its rows as tuples, in the order the statement returns them.
 
-        Rows are fetched page by page: memory holds one page, not the whole result.
         Values are bound parameters (text): cast them in the SQL, ``CAST(:n AS BIGINT)``.
-        Raises :class:`ExtractError` when the statement fails, or soon after ``cancel``
-        is set (the sync sets it when another part of the run has failed).
+        They are checked now, so a bad one raises before any request; the statement runs
+        on the first ``next()``. Raises :class:`ExtractError` when the statement fails,
+        or soon after ``cancel`` is set (the sync sets it when another part of the run
+        has failed). How much of the result is held in memory is the backend's: see it.
         """
+        return self._rows(sql, self._bind(sql, params or {}), cancel)
 
     @abc.abstractmethod
     def execute(self, sql: str) -> None:
         """Run one statement that returns no rows (DDL such as CREATE VIEW); wait for it."""
+
+    def execute_script(self, statements: Sequence[str]) -> None:
+        """Run several statements in one transaction and wait; blank ones are left out."""
+        sqls = [statement for statement in statements if statement.strip()]
+        if sqls:
+            self._execute_script(sqls)
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has none."""
@@ -86,6 +96,20 @@ class Source(abc.ABC):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    # -- what a backend provides --------------------------------------------------------
+
+    @abc.abstractmethod
+    def _bind(self, sql: str, params: Mapping[str, ParamValue]) -> Any:
+        """``params`` as the backend sends them; raises on a bad one, before any request."""
+
+    @abc.abstractmethod
+    def _rows(self, sql: str, bound: Any, cancel: threading.Event | None) -> Iterator[Row]:
+        """A generator: runs ``sql`` with ``_bind``'s result on its first ``next()``."""
+
+    @abc.abstractmethod
+    def _execute_script(self, sqls: list[str]) -> None:
+        """Run ``sqls`` (none blank) in one transaction and wait."""
 
 
 def open_source(settings: Settings) -> Source:

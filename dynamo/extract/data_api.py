@@ -15,13 +15,14 @@ string in a text column (both read as ``''``), so JSON stays the default for gen
 
 Every AWS call of the extract side lives in this module.
 
-Usage::
+Example (needs a cluster)::
 
-    >>> source = DataApiSource(database="dev", cluster="my-cluster", db_user="awsuser")
-    >>> for clientid, balance in source.rows(
-    ...         "SELECT clientid, balance FROM contabyx.clients_info WHERE clientid > :last",
-    ...         {"last": 0}):
-    ...     ...
+    source = DataApiSource(cluster="my-cluster", db_user="awsuser")
+    for clientid, balance in source.rows(
+        "SELECT clientid, balance FROM contabyx.clients_info WHERE clientid > :last",
+        {"last": 0},
+    ):
+        ...
 
 Values are typed from each column's ``ColumnMetadata.typeName`` by the pure
 converters of :mod:`dynamo.extract.values`: integers as ``int``, DECIMAL/NUMERIC
@@ -163,13 +164,19 @@ class DataApiSource(Source):
     :func:`dynamo.backoff.delay`, at most ``max_retries`` times. Every retry is logged at
     INFO. ``statement_timeout`` covers the whole statement: submitting, waiting, reading.
 
+    :meth:`rows` holds one result page in memory at a time; setting its ``cancel``
+    cancels the statement while it runs and stops the paging.
+    :meth:`execute_script` is one ``BatchExecuteStatement``.
+
     Safe to share between threads: it holds one thread-safe boto3 client and no
     per-statement state.
 
-    >>> source = DataApiSource(database="dev", workgroup="analytics", region="eu-west-1")
-    >>> source.execute("CREATE SCHEMA IF NOT EXISTS contabyx")
-    >>> list(source.rows("SELECT :n::int + 1", {"n": 41}))
-    [(42,)]
+    Example (needs a cluster or workgroup)::
+
+        source = DataApiSource(workgroup="analytics", region="eu-west-1")
+        source.execute("CREATE SCHEMA IF NOT EXISTS contabyx")
+        list(source.rows("SELECT :n::int + 1", {"n": 41}))  # [(42,)]
+        source.execute_script(["CREATE SCHEMA IF NOT EXISTS s", "CREATE VIEW s.v AS SELECT 1"])
     """
 
     def __init__(
@@ -300,33 +307,13 @@ class DataApiSource(Source):
 
     # -- Source -----------------------------------------------------------------------
 
-    def rows(
-        self,
-        sql: str,
-        params: Mapping[str, ParamValue] | None = None,
-        *,
-        cancel: Optional[threading.Event] = None,
-    ) -> Iterator[Row]:
-        """Run ``sql`` and yield its rows, one result page in memory at a time.
-
-        Parameters are checked now; the statement is submitted on the first ``next()``.
-        Setting ``cancel`` cancels the statement while it runs and stops the paging.
-        """
-        return self._rows(sql, _parameters(params), cancel)
-
     def execute(self, sql: str) -> None:
         """Run one statement (DDL, DML) and wait until it has FINISHED."""
         deadline = self._deadline()
         self._wait(self._submit(sql, [], deadline=deadline), sql, deadline=deadline)
 
-    def execute_script(self, statements: Sequence[str]) -> None:
-        """Run several statements in one transaction (``BatchExecuteStatement``); wait.
-
-        >>> source.execute_script(["CREATE SCHEMA IF NOT EXISTS s", "CREATE VIEW s.v AS SELECT 1"])
-        """
-        sqls = [statement for statement in statements if statement.strip()]
-        if not sqls:
-            return
+    def _execute_script(self, sqls: list[str]) -> None:
+        """One ``BatchExecuteStatement``: a transaction on the warehouse."""
         preview = f"{short_sql(sqls[0])} (+{len(sqls) - 1} more)" if len(sqls) > 1 else sqls[0]
         deadline = self._deadline()
         request: dict[str, Any] = {"Sqls": sqls, "ClientToken": str(uuid.uuid4()), **self._target}
@@ -344,6 +331,9 @@ class DataApiSource(Source):
             self._client.close()
 
     # -- internals --------------------------------------------------------------------
+
+    def _bind(self, sql: str, params: Mapping[str, ParamValue]) -> list[dict[str, str]]:
+        return _parameters(params)
 
     def _rows(
         self, sql: str, parameters: list[dict[str, str]], cancel: Optional[threading.Event]

@@ -24,15 +24,15 @@ tuples at a time. What keeps the sync's memory flat is that its range statements
 are bounded (``CHUNK_CLIENTS`` clients each, times ``READERS`` statements at
 once), not anything here: do not send this source an unbounded query.
 
-Usage::
+Example (needs a warehouse)::
 
-    >>> source = DirectSource(host="example.abc.eu-west-1.redshift.amazonaws.com",
-    ...                       database="dev", user="awsuser", password="...")
-    >>> for clientid, balance in source.rows(
-    ...         "SELECT clientid, balance FROM contabyx.clients_info WHERE clientid > :last",
-    ...         {"last": 0}):
-    ...     ...
-    >>> source.close()
+    source = DirectSource(host="example.abc.eu-west-1.redshift.amazonaws.com", password="...")
+    for clientid, balance in source.rows(
+        "SELECT clientid, balance FROM contabyx.clients_info WHERE clientid > :last",
+        {"last": 0},
+    ):
+        ...
+    source.close()
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ import logging
 import re
 import socket
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Callable, Optional
 
@@ -59,6 +59,8 @@ _log = logging.getLogger(__name__)
 _NAME = re.compile(r"[0-9A-Za-z_]+")
 _DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
 _MIN_SCRUBBED = 4
+#: A statement ready for the driver: its ``?`` text and the values, or None for none.
+_Bound = tuple[str, Optional[list[str]]]
 
 
 class ParameterError(ExtractError, ValueError):
@@ -75,55 +77,64 @@ def _ident_char(ch: str) -> bool:
 def _skip_quoted(sql: str, i: int) -> int:
     """Index just past the string literal, quoted identifier, comment or dollar-quoted
     body starting at ``i``, or ``i`` itself when none starts there."""
-    n, ch = len(sql), sql[i]
+    ch = sql[i]
     if ch == "'":
-        backslash = i > 0 and sql[i - 1] in "eE" and (i < 2 or not _ident_char(sql[i - 2]))
-        i += 1
-        while i < n:
-            if backslash and sql[i] == "\\":
-                i += 2
-                continue
-            if sql[i] == "'":
-                if sql.startswith("''", i):
-                    i += 2
-                    continue
-                return i + 1
-            i += 1
-        return n
+        # E'...' strings take backslash escapes; the E must not end an identifier.
+        escapes = i > 0 and sql[i - 1] in "eE" and (i < 2 or not _ident_char(sql[i - 2]))
+        return _end_of_quoted(sql, i, "'", escapes)
     if ch == '"':
-        i += 1
-        while i < n:
-            if sql[i] == '"':
-                if sql.startswith('""', i):
-                    i += 2
-                    continue
-                return i + 1
-            i += 1
-        return n
+        return _end_of_quoted(sql, i, '"')
     if sql.startswith("--", i):
         end = sql.find("\n", i)
-        return n if end == -1 else end + 1
+        return len(sql) if end == -1 else end + 1
     if sql.startswith("/*", i):
-        depth, i = 1, i + 2
-        while i < n and depth:
-            if sql.startswith("/*", i):
-                depth, i = depth + 1, i + 2
-            elif sql.startswith("*/", i):
-                depth, i = depth - 1, i + 2
-            else:
-                i += 1
-        return i
+        return _end_of_block_comment(sql, i)
     if ch == "$" and (i == 0 or not _ident_char(sql[i - 1])):
-        tag = _DOLLAR_TAG.match(sql, i)
-        if tag is not None:
-            end = sql.find(tag.group(0), tag.end())
-            if "?" in sql[tag.end() : end if end != -1 else n]:
-                # The driver's own scanner does not know dollar quotes: it would bind it.
-                raise ParameterError(
-                    "a '?' inside a dollar-quoted body cannot be used with parameters"
-                )
-            return n if end == -1 else end + len(tag.group(0))
+        return _end_of_dollar_quoted(sql, i)
     return i
+
+
+def _end_of_quoted(sql: str, i: int, quote: str, escapes: bool = False) -> int:
+    """Index just past the ``quote``-delimited text opening at ``i``; a doubled quote is
+    part of the text, and so, with ``escapes``, is any character after a backslash."""
+    n = len(sql)
+    i += 1
+    while i < n:
+        if escapes and sql[i] == "\\":
+            i += 2
+        elif sql[i] != quote:
+            i += 1
+        elif sql.startswith(quote * 2, i):
+            i += 2
+        else:
+            return i + 1
+    return n
+
+
+def _end_of_block_comment(sql: str, i: int) -> int:
+    """Index just past the ``/* ... */`` comment opening at ``i``; they nest."""
+    depth, i = 1, i + 2
+    while i < len(sql) and depth:
+        if sql.startswith("/*", i):
+            depth, i = depth + 1, i + 2
+        elif sql.startswith("*/", i):
+            depth, i = depth - 1, i + 2
+        else:
+            i += 1
+    return i
+
+
+def _end_of_dollar_quoted(sql: str, i: int) -> int:
+    """Index just past the ``$tag$ ... $tag$`` body opening at ``i``; ``i`` when the
+    ``$`` opens none."""
+    tag = _DOLLAR_TAG.match(sql, i)
+    if tag is None:
+        return i
+    end = sql.find(tag.group(0), tag.end())
+    if "?" in sql[tag.end() : end if end != -1 else len(sql)]:
+        # The driver's own scanner does not know dollar quotes: it would bind it.
+        raise ParameterError("a '?' inside a dollar-quoted body cannot be used with parameters")
+    return len(sql) if end == -1 else end + len(tag.group(0))
 
 
 def to_qmark(sql: str, params: Mapping[str, ParamValue]) -> tuple[str, list[str]]:
@@ -238,14 +249,20 @@ class DirectSource(Source):
     ``statement_timeout + read_timeout`` (:attr:`answer_timeout`; no limit when either
     is None), both with an :class:`ExtractError` of one line saying what to check.
 
+    :meth:`rows` holds the **whole result** in memory from the first ``next()`` (the
+    driver buffers it; there is no cursor): bound the statement, as the sync's ranges
+    are. A ``:name`` without a value is a :class:`ParameterError`; without parameters
+    the SQL runs exactly as written. Setting ``cancel`` stops the reading at the next
+    batch of ``fetch_size`` rows.
+
     Thread-safe: each statement borrows a connection from a small pool (at most
     ``max_idle`` kept open); :meth:`close` closes them. The password never appears in
     ``repr``, logs or error messages.
 
-    >>> with DirectSource(host="localhost", port=5439, user="awsuser", password="x",
-    ...                   ssl=False) as source:
-    ...     list(source.rows("SELECT :n::int + 1", {"n": 41}))
-    [(42,)]
+    Example (needs a warehouse)::
+
+        with DirectSource(host="localhost", password="x", ssl=False) as source:
+            list(source.rows("SELECT :n::int + 1", {"n": 41}))  # [(42,)]
     """
 
     def __init__(
@@ -378,26 +395,6 @@ class DirectSource(Source):
 
     # -- Source -----------------------------------------------------------------------
 
-    def rows(
-        self,
-        sql: str,
-        params: Mapping[str, ParamValue] | None = None,
-        *,
-        cancel: Optional[threading.Event] = None,
-    ) -> Iterator[Row]:
-        """Run ``sql`` and yield its rows.
-
-        The whole result is held in memory from the first ``next()`` (the driver
-        buffers it; there is no cursor): bound the statement, as the sync's ranges are.
-        Parameters are checked now (:class:`ParameterError`); the statement runs on
-        the first ``next()``. Without parameters the SQL runs exactly as written.
-        Setting ``cancel`` stops the reading at the next batch of ``fetch_size`` rows.
-        """
-        if params:
-            text, args = to_qmark(sql, params)
-            return self._rows(sql, text, args, cancel)
-        return self._rows(sql, sql, None, cancel)
-
     def execute(self, sql: str) -> None:
         """Run one statement that returns no rows, in autocommit as the Data API does."""
         with self._connection(sql, commit=False) as connection:
@@ -408,11 +405,8 @@ class DirectSource(Source):
             finally:
                 connection.autocommit = False
 
-    def execute_script(self, statements: Sequence[str]) -> None:
-        """Run several statements in one transaction, like ``BatchExecuteStatement``."""
-        sqls = [statement for statement in statements if statement.strip()]
-        if not sqls:
-            return
+    def _execute_script(self, sqls: list[str]) -> None:
+        """One transaction on one connection, as ``BatchExecuteStatement`` runs them."""
         with self._connection(sqls[0]) as connection:
             cursor = connection.cursor()
             for statement in sqls:
@@ -426,13 +420,12 @@ class DirectSource(Source):
 
     # -- internals --------------------------------------------------------------------
 
-    def _rows(
-        self,
-        sql: str,
-        text: str,
-        args: Optional[list[str]],
-        cancel: Optional[threading.Event] = None,
-    ) -> Iterator[Row]:
+    def _bind(self, sql: str, params: Mapping[str, ParamValue]) -> _Bound:
+        # Without parameters the SQL runs exactly as written: no placeholder scan.
+        return to_qmark(sql, params) if params else (sql, None)
+
+    def _rows(self, sql: str, bound: _Bound, cancel: Optional[threading.Event]) -> Iterator[Row]:
+        text, args = bound
         with self._connection(sql) as connection:
             cursor = connection.cursor()
             cursor.paramstyle = "qmark"

@@ -369,8 +369,7 @@ def test_execute_and_script(source: Source, local_stack: Any) -> None:
     name = f"{SCHEMA}.script_{type(source).__name__.lower()}"
     source.execute(f"DROP VIEW IF EXISTS {name}_v")
     source.execute(f"DROP TABLE IF EXISTS {name}")
-    script = getattr(source, "execute_script")  # noqa: B009 - both sources have it
-    script(
+    source.execute_script(
         [
             f"CREATE TABLE {name} (a INTEGER, b DECIMAL(5,1))",
             f"INSERT INTO {name} VALUES (1, 2.5), (2, 3.5)",
@@ -379,7 +378,9 @@ def test_execute_and_script(source: Source, local_stack: Any) -> None:
     )
     assert list(source.rows(f"SELECT total FROM {name}_v")) == [(Decimal("6.0"),)]
     with pytest.raises(ExtractError, match="nowhere"):
-        script([f"INSERT INTO {name} VALUES (3, 4.5)", "SELECT * FROM extract_test.nowhere"])
+        source.execute_script(
+            [f"INSERT INTO {name} VALUES (3, 4.5)", "SELECT * FROM extract_test.nowhere"]
+        )
     # One transaction: the first insert was rolled back with the failing statement.
     assert list(source.rows(f"SELECT COUNT(*) FROM {name}")) == [(2,)]
 
