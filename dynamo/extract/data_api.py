@@ -136,6 +136,35 @@ def _check_auth(
         raise ValueError(f"no Data API target: use one of: {forms}")
 
 
+def _result_format(value: str) -> ResultFormat:
+    fmt = value.upper() if isinstance(value, str) else value
+    if fmt not in ("JSON", "CSV"):
+        raise ValueError(f"result_format must be 'JSON' or 'CSV', not {value!r}")
+    return "CSV" if fmt == "CSV" else "JSON"
+
+
+def _new_client(
+    session: boto3.Session, config: Config, region: Optional[str], endpoint_url: Optional[str]
+) -> RedshiftDataAPIServiceClient:
+    try:
+        return session.client(
+            "redshift-data", region_name=region, endpoint_url=endpoint_url, config=config
+        )
+    except NoRegionError:
+        # botocore's message names neither the argument nor the variables to set.
+        raise ValueError(
+            "no AWS region: pass region= or set AWS_REGION (AWS_DEFAULT_REGION)"
+        ) from None
+
+
+def _sleep(seconds: float, cancel: Optional[threading.Event]) -> None:
+    """Sleep ``seconds``, waking early when ``cancel`` is set."""
+    if cancel is None:
+        time.sleep(seconds)
+    else:
+        cancel.wait(seconds)
+
+
 # --------------------------------------------------------------------------- source
 
 
@@ -215,9 +244,6 @@ class DataApiSource(Source):
             raise ValueError("need max_attempts >= 1 and max_retries >= 0")
         if not (connect_timeout > 0 and read_timeout > 0):
             raise ValueError("connect_timeout and read_timeout must be positive seconds")
-        fmt = result_format.upper() if isinstance(result_format, str) else result_format
-        if fmt not in ("JSON", "CSV"):
-            raise ValueError(f"result_format must be 'JSON' or 'CSV', not {result_format!r}")
         self.database = database
         self.cluster = cluster
         self.db_user = db_user
@@ -226,7 +252,7 @@ class DataApiSource(Source):
         self.poll_initial = poll_initial
         self.poll_max = poll_max
         self.statement_timeout = statement_timeout
-        self.result_format: ResultFormat = "CSV" if fmt == "CSV" else "JSON"
+        self.result_format = _result_format(result_format)
         self.max_retries = max_retries
         self.max_attempts = max_attempts
         self.read_timeout = read_timeout
@@ -238,30 +264,22 @@ class DataApiSource(Source):
                 connect_timeout=connect_timeout,
                 read_timeout=read_timeout,
             )
-            session = session or boto3.Session(region_name=region)
-            try:
-                client = session.client(
-                    "redshift-data", region_name=region, endpoint_url=endpoint_url, config=config
-                )
-            except NoRegionError:
-                raise ValueError(
-                    "no AWS region: pass region= or set AWS_REGION (AWS_DEFAULT_REGION)"
-                ) from None
+            client = _new_client(
+                session or boto3.Session(region_name=region), config, region, endpoint_url
+            )
         self._client: RedshiftDataAPIServiceClient = client
         events = client.meta.events
         # First, so that its "no retry" wins over botocore's own decision.
         # (botocore's stubs type handlers as returning None; needs-retry ones return.)
         events.register_first("needs-retry.redshift-data", cast(Any, self._needs_retry))
         events.register("request-created.redshift-data", self._log_retry)
-        self._target: dict[str, Any] = {"Database": database}
-        for key, value in (
-            ("ClusterIdentifier", cluster),
-            ("DbUser", db_user),
-            ("SecretArn", secret_arn),
-            ("WorkgroupName", workgroup),
-        ):
-            if value:
-                self._target[key] = value
+        named = {
+            "ClusterIdentifier": cluster,
+            "DbUser": db_user,
+            "SecretArn": secret_arn,
+            "WorkgroupName": workgroup,
+        }
+        self._target = {"Database": database, **{key: v for key, v in named.items() if v}}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DataApiSource:
@@ -484,10 +502,7 @@ class DataApiSource(Source):
                     self.max_retries,
                     pause,
                 )
-                if cancel is None:
-                    time.sleep(pause)
-                else:
-                    cancel.wait(pause)
+                _sleep(pause, cancel)
                 if cancel is not None and cancel.is_set():
                     raise ExtractError(
                         f"statement (not submitted) cancelled: the run is stopping"
@@ -540,10 +555,7 @@ class DataApiSource(Source):
                         f" and was cancelled [sql: {short_sql(sql)}]"
                     )
                 pause = delay if deadline is None else min(delay, deadline - now)
-                if cancel is None:
-                    time.sleep(pause)
-                else:
-                    cancel.wait(pause)
+                _sleep(pause, cancel)
                 _check_cancel(cancel, statement_id, sql)
                 delay = min(delay * 1.5, self.poll_max)
         except BaseException:

@@ -320,35 +320,35 @@ class DirectSource(Source):
         self.read_timeout = read_timeout
         self.fetch_size = fetch_size
         self.__password = password
+        self.__options = {**self._driver_options(ssl, password), **(connect_options or {})}
+        self._pool = _Pool(self._connect, max_idle)
+
+    def _driver_options(self, ssl: bool, password: Optional[str]) -> dict[str, Any]:
+        """``redshift_connector.connect``'s arguments, the password among them."""
         options: dict[str, Any] = {
-            "database": database,
-            "port": port,
+            "database": self.database,
+            "port": self.port,
             "ssl": ssl,
             # The driver prepares every distinct SQL text once per connection: bound that.
             "max_prepared_statements": 64,
         }
-        if host:
-            options["host"] = host
-        if timeout is not None:
+        if self.host:
+            options["host"] = self.host
+        if self.connect_timeout is not None:
             # The driver's ``timeout`` is its socket's: in force while connecting, and
             # replaced by answer_timeout once connected (see _connect).
-            options["timeout"] = timeout
-        if iam:
-            options.update(iam=True, db_user=db_user or user)
-            for key, value in (
-                ("cluster_identifier", cluster_identifier),
-                ("region", region),
-                ("profile", profile),
-                ("user", user),
-                ("password", password),
-            ):
-                if value:
-                    options[key] = value
-        else:
-            options.update(user=user, password=password)
-        options.update(connect_options or {})
-        self.__options = options
-        self._pool = _Pool(self._connect, max_idle)
+            options["timeout"] = self.connect_timeout
+        if not self.iam:
+            return {**options, "user": self.user, "password": password}
+        given = {
+            "cluster_identifier": self.cluster_identifier,
+            "region": self.region,
+            "profile": self.profile,
+            "user": self.user,
+            "password": password,
+        }
+        db_user = self.db_user or self.user
+        return {**options, "iam": True, "db_user": db_user, **{k: v for k, v in given.items() if v}}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DirectSource:
