@@ -13,7 +13,9 @@ Both return the same rows with the same Python types: integers as ``int``,
 DECIMAL/NUMERIC as ``decimal.Decimal`` (never float), text as ``str``, NULL as
 ``None``.
 
-Example (needs a cluster)::
+Example (needs a warehouse)::
+
+    from dynamo.config import load_settings
 
     source = open_source(load_settings())  # SOURCE, CLUSTER, ... from config/.env
     for clientid, balance in source.rows(
