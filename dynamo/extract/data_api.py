@@ -184,7 +184,8 @@ class DataApiSource(Source):
     ``GetStatementResult``, typed fields) or ``"CSV"`` (``GetStatementResultV2``, one
     CSV text a page, several times less client CPU). Both give the same values, except
     that with CSV a NULL in a text column reads as ``''``: use CSV for numeric results
-    such as the sync's views.
+    such as the sync's views (``DATA_API_RESULT_FORMAT`` defaults to csv for that reason,
+    while this general-purpose class defaults to JSON).
 
     Each request waits at most ``connect_timeout`` to connect and ``read_timeout`` for
     an answer. botocore retries transient faults (``max_attempts`` attempts; an endpoint
