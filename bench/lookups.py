@@ -30,6 +30,7 @@ from contabyx import contabyxAPI, layout  # noqa: E402
 from devstack.seed import seed  # noqa: E402
 from devstack.stack import Stack  # noqa: E402
 from dynamo.aws import dynamodb_client  # noqa: E402
+from dynamo.config import Settings, load_settings  # noqa: E402
 from dynamo.extract import open_source  # noqa: E402
 from dynamo.query import Insert  # noqa: E402
 from dynamo.tables import create_tables  # noqa: E402
@@ -65,6 +66,11 @@ class NaiveClient:
         return out
 
 
+def _settings(env: dict[str, str]) -> Settings:
+    """The settings of the local stack's environment, without any env file."""
+    return load_settings(environ=env, env_file=Path(os.devnull))
+
+
 def measure(fn: Callable[[int], Any], ids: list[int]) -> list[float]:
     latencies = []
     for clientid in ids:
@@ -93,7 +99,7 @@ def main() -> None:
     env = stack.up()
     os.environ.update(env)
     seed(stack.warehouse_conninfo(), clients=args.clients, seed=9)
-    create_views(open_source(env), late_binding=False)
+    create_views(open_source(_settings(env)), late_binding=False)
     create_tables(dynamodb_client(retries=True), INFO, BY_YEAR)
     insert = Insert(clients_info_table=INFO, clients_info_by_year_table=BY_YEAR)
     ids = insert.clients_info().clientids

@@ -41,6 +41,7 @@ from boto3.dynamodb.types import TypeSerializer  # noqa: E402
 from devstack.seed import seed  # noqa: E402
 from devstack.stack import Stack  # noqa: E402
 from dynamo.aws import dynamodb_client  # noqa: E402
+from dynamo.config import Settings, load_settings  # noqa: E402
 from dynamo.extract import open_source  # noqa: E402
 from dynamo.query import Insert  # noqa: E402
 from dynamo.shape import CLIENTS_INFO_COLUMNS, client_item  # noqa: E402
@@ -48,6 +49,11 @@ from dynamo.tables import create_tables  # noqa: E402
 from dynamo.views import create_views  # noqa: E402
 
 SQL = f"SELECT {', '.join(CLIENTS_INFO_COLUMNS)} FROM contabyx.clients_info ORDER BY clientid"
+
+
+def _settings(env: dict[str, str]) -> Settings:
+    """The settings of the local stack's environment, without any env file."""
+    return load_settings(environ=env, env_file=Path(os.devnull))
 
 
 def _process_cpu(pid: int) -> float:
@@ -96,7 +102,7 @@ def run_put_item(client: Any, env: dict[str, str]) -> int:
     table = fresh_table(client, "bench_put_item")
     serialize = TypeSerializer().serialize
     count = 0
-    for row in open_source(env).rows(SQL):
+    for row in open_source(_settings(env)).rows(SQL):
         item = dict(zip(CLIENTS_INFO_COLUMNS, row))
         client.put_item(TableName=table, Item={k: serialize(v) for k, v in item.items()})
         count += 1
@@ -179,9 +185,9 @@ def main() -> None:
     conninfo = stack.warehouse_conninfo()
     print(f"seeding {args.clients} clients ...")
     seed(conninfo, clients=args.clients, seed=1)
-    create_views(open_source(env), late_binding=False)
+    create_views(open_source(_settings(env)), late_binding=False)
     client = dynamodb_client(pool=16, retries=True)
-    rows = list(open_source(env).rows(SQL))
+    rows = list(open_source(_settings(env)).rows(SQL))
     items = [client_item(row, run="bench") for row in rows]
 
     results: dict[str, float] = {}

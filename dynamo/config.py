@@ -92,36 +92,6 @@ class Settings:
                 "SOURCE=direct needs REDSHIFT_HOST (or REDSHIFT_IAM=true with CLUSTER)"
             )
 
-    def source_settings(self) -> dict[str, str | None]:
-        """The values the extract sources read, under their environment names."""
-        keys = (
-            "database",
-            "cluster",
-            "dbuser",
-            "secret_arn",
-            "workgroup",
-            "aws_region",
-            "redshift_host",
-            "redshift_port",
-            "redshift_user",
-            "redshift_password",
-            "redshift_iam",
-            "redshift_ssl",
-            "statement_timeout",
-            "aws_connect_timeout",
-            "aws_read_timeout",
-            "data_api_result_format",
-            "max_retries",
-            "aws_endpoint_url_redshift_data",
-        )
-        out: dict[str, str | None] = {}
-        for key in keys:
-            value = getattr(self, key)
-            if isinstance(value, bool):
-                value = str(value).lower()
-            out[_env_key(key)] = None if value is None else str(value)
-        return out
-
 
 def _check(s: Settings) -> None:
     if s.source not in SOURCES:

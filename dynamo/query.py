@@ -134,7 +134,7 @@ class Insert:
         """The warehouse source, opened on first use."""
         if self._source is None:
             self.settings.check_source()
-            self._source = open_source(self.settings.source_settings(), self.settings.source)
+            self._source = open_source(self.settings)
         return self._source
 
     @property

@@ -72,10 +72,12 @@ def main() -> int:
 
     step("look clients up through contabyxAPI")
     from contabyx import contabyxAPI
+    from dynamo.config import load_settings
     from dynamo.extract import open_source
 
+    settings = load_settings(environ=env, env_file=Path(os.devnull))
     rows = list(
-        open_source(env).rows(
+        open_source(settings).rows(
             "SELECT clientid FROM contabyx.clients_info"
             " WHERE income_count > 0 AND expense_count > 0 AND balance > 0"
             " ORDER BY income_count + expense_count DESC, clientid"

@@ -22,6 +22,7 @@ local stack is what this script is meant to look past.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import uuid
@@ -119,17 +120,16 @@ def _statement(source: Source) -> Optional[str]:
 
 def check_sources(settings: Settings, report: Report) -> None:
     """One statement through each configured source, and both Data API result formats."""
-    values = settings.source_settings()
     has_target = settings.cluster or settings.secret_arn or settings.workgroup
     for fmt in ("json", "csv"):
         name = f"data-api statement, {fmt.upper()} results"
         if not has_target:
             report.check(name, lambda: "set CLUSTER (with DBUSER), SECRET_ARN or WORKGROUP")
             continue
-        chosen = {**values, "DATA_API_RESULT_FORMAT": fmt}
+        chosen = dataclasses.replace(settings, data_api_result_format=fmt)
         report.check(name, lambda chosen=chosen: _statement(DataApiSource.from_settings(chosen)))
     if settings.redshift_host or settings.redshift_iam:
-        report.check("direct statement", lambda: _statement(DirectSource.from_settings(values)))
+        report.check("direct statement", lambda: _statement(DirectSource.from_settings(settings)))
     else:
         report.skip("direct statement", "SOURCE=direct is not configured (REDSHIFT_HOST)")
 

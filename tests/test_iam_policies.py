@@ -33,11 +33,13 @@ import redshift_connector.iam_helper
 from botocore import xform_name
 from redshift_connector.redshift_property import RedshiftProperty
 
+from dynamo.config import Settings
 from dynamo.extract import ExtractError
 from dynamo.extract.data_api import DataApiSource
 from dynamo.extract.direct import DirectSource
 from tests.conftest import LocalStack
 from tests.support.iam_actions import is_real
+from tests.support.settings import settings_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -214,7 +216,7 @@ def test_the_data_api_ways_in_send_what_the_modes_assume() -> None:
     }
     keys = {}
     for mode, settings in targets.items():
-        source = DataApiSource.from_settings({**base, **settings})
+        source = DataApiSource.from_settings(settings_of({**base, **settings}))
         keys[mode] = set(source._target) - {"Database"}
         source.close()
     assert keys == {
@@ -229,7 +231,7 @@ def test_the_direct_source_with_iam_makes_the_driver_call_what_the_modes_assume(
     """redshift_connector, given IAM and no host, finds the endpoint with DescribeClusters,
     then fetches credentials with GetClusterCredentials unless group_federation is on."""
     source = DirectSource.from_settings(
-        {"REDSHIFT_IAM": "true", "CLUSTER": "c", "DBUSER": "u", "AWS_REGION": "eu-west-1"}
+        Settings(redshift_iam=True, cluster="c", dbuser="u", aws_region="eu-west-1")
     )
     options = source._DirectSource__options  # type: ignore[attr-defined]
     assert options["iam"] is True and "host" not in options
@@ -372,7 +374,10 @@ def test_the_driver_with_iam_and_no_host_calls_exactly_what_the_mode_grants(
         "AWS_REGION": local_stack.env["AWS_REGION"],
     }
     try:
-        with DirectSource.from_settings(settings) as source, pytest.raises(ExtractError):
+        with (
+            DirectSource.from_settings(settings_of(settings)) as source,
+            pytest.raises(ExtractError),
+        ):
             list(source.rows("SELECT 1"))
     finally:
         server.shutdown()

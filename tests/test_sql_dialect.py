@@ -42,6 +42,7 @@ from dynamo.views import (
     sync_query,
     view_name,
 )
+from tests.support.settings import settings_of
 from tests.support.synced import fresh_tables
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -232,7 +233,7 @@ def test_statements_sent_to_the_data_api_are_redshift_sql(local_stack: Any) -> N
     """A real create-views (twice: the second only replaces), sync and rejects count."""
     client = boto3.client("redshift-data")
     started = datetime.now(timezone.utc)
-    source = open_source(dict(local_stack.env))
+    source = open_source(settings_of(local_stack.env))
     create_views(source, late_binding=False)
     create_views(source, late_binding=False)
     tables = ("dialect_ci", "dialect_ciby")

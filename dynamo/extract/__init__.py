@@ -13,20 +13,26 @@ Both return the same rows with the same Python types: integers as ``int``,
 DECIMAL/NUMERIC as ``decimal.Decimal`` (never float), text as ``str``, NULL as
 ``None``.
 
->>> source = DataApiSource(database="dev", cluster="my-cluster", db_user="awsuser")
->>> for clientid, balance in source.rows(
-...         "SELECT clientid, balance FROM contabyx.clients_info WHERE clientid > :last",
-...         {"last": 0}):
-...     ...
+Example (needs a warehouse)::
+
+    from dynamo.config import load_settings
+
+    source = open_source(load_settings())  # SOURCE, CLUSTER, ... from config/.env
+    for clientid, balance in source.rows(
+        "SELECT clientid, balance FROM contabyx.clients_info WHERE clientid > :last",
+        {"last": 0},
+    ):
+        ...
 """
 
 from __future__ import annotations
 
 import abc
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar, Union
 
+from dynamo.config import Settings
 from dynamo.errors import ExtractError as ExtractError  # its home before dynamo.errors
 
 #: A query parameter value; it is always sent as a bound parameter, never spliced into SQL.
@@ -57,7 +63,6 @@ class Source(abc.ABC):
     keeps several statements in flight, one per thread.
     """
 
-    @abc.abstractmethod
     def rows(
         self,
         sql: str,
@@ -67,15 +72,23 @@ class Source(abc.ABC):
     ) -> Iterator[Row]:
         """Run ``sql`` and yield its rows as tuples, in the order the statement returns them.
 
-        Rows are fetched page by page: memory holds one page, not the whole result.
         Values are bound parameters (text): cast them in the SQL, ``CAST(:n AS BIGINT)``.
-        Raises :class:`ExtractError` when the statement fails, or soon after ``cancel``
-        is set (the sync sets it when another part of the run has failed).
+        They are checked now, so a bad one raises before any request; the statement runs
+        on the first ``next()``. Raises :class:`ExtractError` when the statement fails,
+        or soon after ``cancel`` is set (the sync sets it when another part of the run
+        has failed). How much of the result is held in memory is the backend's: see it.
         """
+        return self._rows(sql, self._bind(sql, params or {}), cancel)
 
     @abc.abstractmethod
     def execute(self, sql: str) -> None:
         """Run one statement that returns no rows (DDL such as CREATE VIEW); wait for it."""
+
+    def execute_script(self, statements: Sequence[str]) -> None:
+        """Run several statements in one transaction and wait; blank ones are left out."""
+        sqls = [statement for statement in statements if statement.strip()]
+        if sqls:
+            self._execute_script(sqls)
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has none."""
@@ -86,19 +99,34 @@ class Source(abc.ABC):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    # -- what a backend provides --------------------------------------------------------
 
-def open_source(settings: Mapping[str, str | None], kind: str = "data-api") -> Source:
-    """The source named by ``kind`` (``SOURCE``: ``data-api`` or ``direct``), configured
-    from the environment-style ``settings``.
+    @abc.abstractmethod
+    def _bind(self, sql: str, params: Mapping[str, ParamValue]) -> Any:
+        """``params`` as the backend sends them; raises on a bad one, before any request."""
 
-    >>> source = open_source({"DATABASE": "dev", "CLUSTER": "c1", "DBUSER": "awsuser"})
+    @abc.abstractmethod
+    def _rows(self, sql: str, bound: Any, cancel: threading.Event | None) -> Iterator[Row]:
+        """A generator: runs ``sql`` with ``_bind``'s result on its first ``next()``."""
+
+    @abc.abstractmethod
+    def _execute_script(self, sqls: list[str]) -> None:
+        """Run ``sqls`` (none blank) in one transaction and wait."""
+
+
+def open_source(settings: Settings) -> Source:
+    """The source ``settings.source`` names (``SOURCE``: ``data-api`` or ``direct``),
+    configured from the other settings.
+
+    >>> open_source(Settings(cluster="c1", aws_region="eu-west-1"))
+    DataApiSource(database='dev', cluster='c1', db_user='awsuser', result_format='CSV')
     """
-    if kind == "data-api":
+    if settings.source == "data-api":
         from dynamo.extract.data_api import DataApiSource
 
         return DataApiSource.from_settings(settings)
-    if kind == "direct":
+    if settings.source == "direct":
         from dynamo.extract.direct import DirectSource
 
         return DirectSource.from_settings(settings)
-    raise ValueError(f"unknown source {kind!r}; valid sources: data-api, direct")
+    raise ValueError(f"unknown source {settings.source!r}; valid sources: data-api, direct")

@@ -1,8 +1,8 @@
 """Extract through the Amazon Redshift Data API (``redshift-data``).
 
 :class:`DataApiSource` submits one statement with ``ExecuteStatement``, polls
-``DescribeStatement`` with an exponential backoff until it ends, then follows
-every ``NextToken`` of ``GetStatementResult``, yielding typed rows page by page.
+``DescribeStatement`` with an exponential backoff until it ends, then reads every page
+of ``GetStatementResult`` through botocore's paginator, yielding typed rows page by page.
 One low-level boto3 client is made per source and shared by every thread.
 
 With ``result_format="CSV"`` (``DATA_API_RESULT_FORMAT=csv``) the statement is run with
@@ -15,13 +15,14 @@ string in a text column (both read as ``''``), so JSON stays the default for gen
 
 Every AWS call of the extract side lives in this module.
 
-Usage::
+Example (needs a cluster)::
 
-    >>> source = DataApiSource(database="dev", cluster="my-cluster", db_user="awsuser")
-    >>> for clientid, balance in source.rows(
-    ...         "SELECT clientid, balance FROM contabyx.clients_info WHERE clientid > :last",
-    ...         {"last": 0}):
-    ...     ...
+    source = DataApiSource(cluster="my-cluster", db_user="awsuser")
+    for clientid, balance in source.rows(
+        "SELECT clientid, balance FROM contabyx.clients_info WHERE clientid > :last",
+        {"last": 0},
+    ):
+        ...
 
 Values are typed from each column's ``ColumnMetadata.typeName`` by the pure
 converters of :mod:`dynamo.extract.values`: integers as ``int``, DECIMAL/NUMERIC
@@ -39,9 +40,9 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, cast
+from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, TypeVar, cast
 
 import boto3
 from botocore.config import Config
@@ -93,6 +94,8 @@ _SUBMISSIONS = frozenset({"ExecuteStatement", "BatchExecuteStatement"})
 _UNREACHABLE = (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError)
 #: Keys this module keeps in botocore's per-request context.
 _REASON, _UNANSWERED = "contabyx_retry_reason", "contabyx_unanswered"
+#: A result page: a GetStatementResult or GetStatementResultV2 answer.
+_Page = TypeVar("_Page", bound=Mapping[str, Any])
 
 # --------------------------------------------------------------------------- helpers
 
@@ -133,6 +136,35 @@ def _check_auth(
         raise ValueError(f"no Data API target: use one of: {forms}")
 
 
+def _result_format(value: str) -> ResultFormat:
+    fmt = value.upper() if isinstance(value, str) else value
+    if fmt not in ("JSON", "CSV"):
+        raise ValueError(f"result_format must be 'JSON' or 'CSV', not {value!r}")
+    return "CSV" if fmt == "CSV" else "JSON"
+
+
+def _new_client(
+    session: boto3.Session, config: Config, region: Optional[str], endpoint_url: Optional[str]
+) -> RedshiftDataAPIServiceClient:
+    try:
+        return session.client(
+            "redshift-data", region_name=region, endpoint_url=endpoint_url, config=config
+        )
+    except NoRegionError:
+        # botocore's message names neither the argument nor the variables to set.
+        raise ValueError(
+            "no AWS region: pass region= or set AWS_REGION (AWS_DEFAULT_REGION)"
+        ) from None
+
+
+def _sleep(seconds: float, cancel: Optional[threading.Event]) -> None:
+    """Sleep ``seconds``, waking early when ``cancel`` is set."""
+    if cancel is None:
+        time.sleep(seconds)
+    else:
+        cancel.wait(seconds)
+
+
 # --------------------------------------------------------------------------- source
 
 
@@ -152,7 +184,8 @@ class DataApiSource(Source):
     ``GetStatementResult``, typed fields) or ``"CSV"`` (``GetStatementResultV2``, one
     CSV text a page, several times less client CPU). Both give the same values, except
     that with CSV a NULL in a text column reads as ``''``: use CSV for numeric results
-    such as the sync's views.
+    such as the sync's views (``DATA_API_RESULT_FORMAT`` defaults to csv for that reason,
+    while this general-purpose class defaults to JSON).
 
     Each request waits at most ``connect_timeout`` to connect and ``read_timeout`` for
     an answer. botocore retries transient faults (``max_attempts`` attempts; an endpoint
@@ -161,19 +194,25 @@ class DataApiSource(Source):
     :func:`dynamo.backoff.delay`, at most ``max_retries`` times. Every retry is logged at
     INFO. ``statement_timeout`` covers the whole statement: submitting, waiting, reading.
 
+    :meth:`rows` holds one result page in memory at a time; setting its ``cancel``
+    cancels the statement while it runs and stops the paging.
+    :meth:`execute_script` is one ``BatchExecuteStatement``.
+
     Safe to share between threads: it holds one thread-safe boto3 client and no
     per-statement state.
 
-    >>> source = DataApiSource(database="dev", workgroup="analytics", region="eu-west-1")
-    >>> source.execute("CREATE SCHEMA IF NOT EXISTS contabyx")
-    >>> list(source.rows("SELECT :n::int + 1", {"n": 41}))
-    [(42,)]
+    Example (needs a cluster or workgroup)::
+
+        source = DataApiSource(workgroup="analytics", region="eu-west-1")
+        source.execute("CREATE SCHEMA IF NOT EXISTS contabyx")
+        list(source.rows("SELECT :n::int + 1", {"n": 41}))  # [(42,)]
+        source.execute_script(["CREATE SCHEMA IF NOT EXISTS s", "CREATE VIEW s.v AS SELECT 1"])
     """
 
     def __init__(
         self,
         *,
-        database: str = "dev",
+        database: str = Settings.database,
         cluster: Optional[str] = None,
         db_user: Optional[str] = None,
         secret_arn: Optional[str] = None,
@@ -206,9 +245,6 @@ class DataApiSource(Source):
             raise ValueError("need max_attempts >= 1 and max_retries >= 0")
         if not (connect_timeout > 0 and read_timeout > 0):
             raise ValueError("connect_timeout and read_timeout must be positive seconds")
-        fmt = result_format.upper() if isinstance(result_format, str) else result_format
-        if fmt not in ("JSON", "CSV"):
-            raise ValueError(f"result_format must be 'JSON' or 'CSV', not {result_format!r}")
         self.database = database
         self.cluster = cluster
         self.db_user = db_user
@@ -217,7 +253,7 @@ class DataApiSource(Source):
         self.poll_initial = poll_initial
         self.poll_max = poll_max
         self.statement_timeout = statement_timeout
-        self.result_format: ResultFormat = "CSV" if fmt == "CSV" else "JSON"
+        self.result_format = _result_format(result_format)
         self.max_retries = max_retries
         self.max_attempts = max_attempts
         self.read_timeout = read_timeout
@@ -229,71 +265,48 @@ class DataApiSource(Source):
                 connect_timeout=connect_timeout,
                 read_timeout=read_timeout,
             )
-            session = session or boto3.Session(region_name=region)
-            try:
-                client = session.client(
-                    "redshift-data", region_name=region, endpoint_url=endpoint_url, config=config
-                )
-            except NoRegionError:
-                raise ValueError(
-                    "no AWS region: pass region= or set AWS_REGION (AWS_DEFAULT_REGION)"
-                ) from None
+            client = _new_client(
+                session or boto3.Session(region_name=region), config, region, endpoint_url
+            )
         self._client: RedshiftDataAPIServiceClient = client
         events = client.meta.events
         # First, so that its "no retry" wins over botocore's own decision.
         # (botocore's stubs type handlers as returning None; needs-retry ones return.)
         events.register_first("needs-retry.redshift-data", cast(Any, self._needs_retry))
         events.register("request-created.redshift-data", self._log_retry)
-        self._target: dict[str, Any] = {"Database": database}
-        for key, value in (
-            ("ClusterIdentifier", cluster),
-            ("DbUser", db_user),
-            ("SecretArn", secret_arn),
-            ("WorkgroupName", workgroup),
-        ):
-            if value:
-                self._target[key] = value
+        named = {
+            "ClusterIdentifier": cluster,
+            "DbUser": db_user,
+            "SecretArn": secret_arn,
+            "WorkgroupName": workgroup,
+        }
+        self._target = {"Database": database, **{key: v for key, v in named.items() if v}}
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Optional[str]]) -> DataApiSource:
-        """Build a source from the project's configuration keys (values may be None).
+    def from_settings(cls, settings: Settings) -> DataApiSource:
+        """The source the sync's :class:`~dynamo.config.Settings` describe.
 
-        Reads ``DATABASE`` (default ``dev``), ``WORKGROUP``, ``SECRET_ARN``, ``CLUSTER``,
-        ``DBUSER`` (default ``awsuser``, used only with ``CLUSTER`` and no secret),
-        ``AWS_REGION``, ``STATEMENT_TIMEOUT`` (seconds, default 3600),
-        ``DATA_API_RESULT_FORMAT`` (``json`` or ``csv``, any case; default ``json``),
-        ``MAX_RETRIES`` (capacity retries of a submission, default 20),
-        ``AWS_CONNECT_TIMEOUT`` and ``AWS_READ_TIMEOUT`` (seconds, default 5 and 20) and
-        ``AWS_ENDPOINT_URL_REDSHIFT_DATA`` (else boto3 reads the environment).
+        ``WORKGROUP`` leaves ``CLUSTER`` out, and ``WORKGROUP`` or ``SECRET_ARN`` leaves
+        ``DBUSER`` out (the secret names the user): a config file may keep all of them,
+        the Data API takes one form.
 
-        >>> DataApiSource.from_settings({"CLUSTER": "my-cluster", "AWS_REGION": "eu-west-1"})
-        DataApiSource(database='dev', cluster='my-cluster', db_user='awsuser')
+        >>> DataApiSource.from_settings(Settings(cluster="my-cluster", aws_region="eu-west-1"))
+        DataApiSource(database='dev', cluster='my-cluster', db_user='awsuser', result_format='CSV')
         """
-
-        def get(key: str, default: Optional[str] = None) -> Optional[str]:
-            value = settings.get(key)
-            return value if value not in (None, "") else default
-
-        workgroup, secret_arn = get("WORKGROUP"), get("SECRET_ARN")
-        cluster = None if workgroup else get("CLUSTER")
-        db_user = None if workgroup or secret_arn else get("DBUSER", "awsuser")
-
-        def number(key: str, default: float) -> float:
-            return float(get(key) or default)
-
+        workgroup, secret_arn = settings.workgroup, settings.secret_arn
         return cls(
-            database=get("DATABASE", "dev") or "dev",
-            cluster=cluster,
-            db_user=db_user,
+            database=settings.database,
+            cluster=None if workgroup else settings.cluster,
+            db_user=None if workgroup or secret_arn else settings.dbuser,
             secret_arn=secret_arn,
             workgroup=workgroup,
-            region=get("AWS_REGION"),
-            endpoint_url=get("AWS_ENDPOINT_URL_REDSHIFT_DATA"),
-            statement_timeout=number("STATEMENT_TIMEOUT", Settings.statement_timeout),
-            result_format=(get("DATA_API_RESULT_FORMAT", "JSON") or "JSON").strip(),
-            max_retries=int(number("MAX_RETRIES", Settings.max_retries)),
-            connect_timeout=number("AWS_CONNECT_TIMEOUT", Settings.aws_connect_timeout),
-            read_timeout=number("AWS_READ_TIMEOUT", Settings.aws_read_timeout),
+            region=settings.aws_region,
+            endpoint_url=settings.aws_endpoint_url_redshift_data,
+            statement_timeout=settings.statement_timeout,
+            result_format=settings.data_api_result_format,
+            max_retries=settings.max_retries,
+            connect_timeout=settings.aws_connect_timeout,
+            read_timeout=settings.aws_read_timeout,
         )
 
     def __repr__(self) -> str:
@@ -313,33 +326,13 @@ class DataApiSource(Source):
 
     # -- Source -----------------------------------------------------------------------
 
-    def rows(
-        self,
-        sql: str,
-        params: Mapping[str, ParamValue] | None = None,
-        *,
-        cancel: Optional[threading.Event] = None,
-    ) -> Iterator[Row]:
-        """Run ``sql`` and yield its rows, one result page in memory at a time.
-
-        Parameters are checked now; the statement is submitted on the first ``next()``.
-        Setting ``cancel`` cancels the statement while it runs and stops the paging.
-        """
-        return self._rows(sql, _parameters(params), cancel)
-
     def execute(self, sql: str) -> None:
         """Run one statement (DDL, DML) and wait until it has FINISHED."""
         deadline = self._deadline()
         self._wait(self._submit(sql, [], deadline=deadline), sql, deadline=deadline)
 
-    def execute_script(self, statements: Sequence[str]) -> None:
-        """Run several statements in one transaction (``BatchExecuteStatement``); wait.
-
-        >>> source.execute_script(["CREATE SCHEMA IF NOT EXISTS s", "CREATE VIEW s.v AS SELECT 1"])
-        """
-        sqls = [statement for statement in statements if statement.strip()]
-        if not sqls:
-            return
+    def _execute_script(self, sqls: list[str]) -> None:
+        """One ``BatchExecuteStatement``: a transaction on the warehouse."""
         preview = f"{short_sql(sqls[0])} (+{len(sqls) - 1} more)" if len(sqls) > 1 else sqls[0]
         deadline = self._deadline()
         request: dict[str, Any] = {"Sqls": sqls, "ClientToken": str(uuid.uuid4()), **self._target}
@@ -358,6 +351,9 @@ class DataApiSource(Source):
 
     # -- internals --------------------------------------------------------------------
 
+    def _bind(self, sql: str, params: Mapping[str, ParamValue]) -> list[dict[str, str]]:
+        return _parameters(params)
+
     def _rows(
         self, sql: str, parameters: list[dict[str, str]], cancel: Optional[threading.Event]
     ) -> Iterator[Row]:
@@ -368,26 +364,28 @@ class DataApiSource(Source):
             return
         if self.result_format == "CSV":
             yield from self._csv_rows(statement_id, sql, cancel, deadline)
-            return
+        else:
+            yield from self._json_rows(statement_id, sql, cancel, deadline)
+
+    def _json_rows(
+        self,
+        statement_id: str,
+        sql: str,
+        cancel: Optional[threading.Event],
+        deadline: Optional[float],
+    ) -> Iterator[Row]:
+        """The rows of a FINISHED JSON statement, page by page."""
+        pages = self._client.get_paginator("get_statement_result").paginate(Id=statement_id)
         convert: Optional[Callable[[Sequence[Field]], Row]] = None
-        token: Optional[str] = None
-        while True:
-            self._check_reading(cancel, statement_id, sql, deadline)
-            with self._aws_errors("GetStatementResult", statement_id, sql):
-                if token is None:
-                    page = self._client.get_statement_result(Id=statement_id)
-                else:
-                    page = self._client.get_statement_result(Id=statement_id, NextToken=token)
+        for page in self._pages("GetStatementResult", pages, statement_id, sql, cancel, deadline):
             records = page.get("Records") or []
+            # An empty result may come without ColumnMetadata: it has no row to convert.
             if convert is None and (records or page.get("ColumnMetadata")):
                 width = len(records[0]) if records else 0
                 convert = record_converter(page.get("ColumnMetadata"), width)
             if convert is not None:
                 for record in records:
                     yield convert(record)  # type: ignore[arg-type]
-            token = page.get("NextToken")
-            if not token:
-                return
 
     def _csv_rows(
         self,
@@ -397,42 +395,46 @@ class DataApiSource(Source):
         deadline: Optional[float],
     ) -> Iterator[Row]:
         """The rows of a FINISHED ``ResultFormat="CSV"`` statement, page by page."""
+        pages = self._client.get_paginator("get_statement_result_v2").paginate(Id=statement_id)
         parser: Optional[CsvPageParser] = None
-        token: Optional[str] = None
-        count = 0
-        while True:
-            self._check_reading(cancel, statement_id, sql, deadline)
-            with self._aws_errors("GetStatementResultV2", statement_id, sql):
-                if token is None:
-                    page = self._client.get_statement_result_v2(Id=statement_id)
-                else:
-                    page = self._client.get_statement_result_v2(Id=statement_id, NextToken=token)
+        count, total = 0, None
+        for page in self._pages("GetStatementResultV2", pages, statement_id, sql, cancel, deadline):
             first_page = parser is None
             if parser is None:
                 parser = CsvPageParser(page.get("ColumnMetadata"))
             rows = parser.rows(page.get("Records") or [], first_page=first_page)
-            while True:
-                try:
-                    row = next(rows)
-                except StopIteration:
-                    break
-                except (csv.Error, ValueError) as err:
-                    raise ExtractError(
-                        f"statement {statement_id} GetStatementResultV2 returned a CSV page"
-                        f" that could not be read: {_one_line(str(err))} [sql: {short_sql(sql)}]"
-                    ) from err
+            for row in _read_csv(rows, statement_id, sql):
                 count += 1
                 yield row
-            token = page.get("NextToken")
-            if not token:
-                total = page.get("TotalNumRows")
-                if isinstance(total, int) and total != count:
-                    _log.warning(
-                        "statement %s: read %d CSV rows, the result has %d",
-                        statement_id,
-                        count,
-                        total,
-                    )
+            total = page.get("TotalNumRows")
+        if isinstance(total, int) and total != count:
+            _log.warning(
+                "statement %s: read %d CSV rows, the result has %d", statement_id, count, total
+            )
+
+    def _pages(
+        self,
+        action: str,
+        pages: Iterable[_Page],
+        statement_id: str,
+        sql: str,
+        cancel: Optional[threading.Event],
+        deadline: Optional[float],
+    ) -> Iterator[_Page]:
+        """The result pages of a paginator, which fetches each one lazily: each request
+        is made only within the statement's deadline and while ``cancel`` is not set, and
+        its errors are translated like every other call's."""
+        fetch = iter(pages)
+        while True:
+            self._check_reading(cancel, statement_id, sql, deadline)
+            with self._aws_errors(action, statement_id, sql):
+                page = next(fetch, None)
+            if page is None:
+                return
+            yield page
+            # Stop on the last page, not on the paginator's end: a cancel or a deadline
+            # that comes after the last row must not fail a read that is complete.
+            if not page.get("NextToken"):
                 return
 
     def _deadline(self) -> Optional[float]:
@@ -501,10 +503,7 @@ class DataApiSource(Source):
                     self.max_retries,
                     pause,
                 )
-                if cancel is None:
-                    time.sleep(pause)
-                else:
-                    cancel.wait(pause)
+                _sleep(pause, cancel)
                 if cancel is not None and cancel.is_set():
                     raise ExtractError(
                         f"statement (not submitted) cancelled: the run is stopping"
@@ -557,10 +556,7 @@ class DataApiSource(Source):
                         f" and was cancelled [sql: {short_sql(sql)}]"
                     )
                 pause = delay if deadline is None else min(delay, deadline - now)
-                if cancel is None:
-                    time.sleep(pause)
-                else:
-                    cancel.wait(pause)
+                _sleep(pause, cancel)
                 _check_cancel(cancel, statement_id, sql)
                 delay = min(delay * 1.5, self.poll_max)
         except BaseException:
@@ -663,6 +659,22 @@ def _check_cancel(cancel: Optional[threading.Event], statement_id: str, sql: str
         raise ExtractError(
             f"statement {statement_id} cancelled: the run is stopping [sql: {short_sql(sql)}]"
         )
+
+
+def _read_csv(rows: Iterator[Row], statement_id: str, sql: str) -> Iterator[Row]:
+    """``rows`` of one CSV page; a page that cannot be read is an :class:`ExtractError`."""
+    while True:
+        # next() alone is guarded: an error raised where the row is used is not the page's.
+        try:
+            row = next(rows, None)
+        except (csv.Error, ValueError) as err:
+            raise ExtractError(
+                f"statement {statement_id} GetStatementResultV2 returned a CSV page"
+                f" that could not be read: {_one_line(str(err))} [sql: {short_sql(sql)}]"
+            ) from err
+        if row is None:
+            return
+        yield row
 
 
 def _failure(

@@ -24,15 +24,15 @@ tuples at a time. What keeps the sync's memory flat is that its range statements
 are bounded (``CHUNK_CLIENTS`` clients each, times ``READERS`` statements at
 once), not anything here: do not send this source an unbounded query.
 
-Usage::
+Example (needs a warehouse)::
 
-    >>> source = DirectSource(host="example.abc.eu-west-1.redshift.amazonaws.com",
-    ...                       database="dev", user="awsuser", password="...")
-    >>> for clientid, balance in source.rows(
-    ...         "SELECT clientid, balance FROM contabyx.clients_info WHERE clientid > :last",
-    ...         {"last": 0}):
-    ...     ...
-    >>> source.close()
+    source = DirectSource(host="example.abc.eu-west-1.redshift.amazonaws.com", password="...")
+    for clientid, balance in source.rows(
+        "SELECT clientid, balance FROM contabyx.clients_info WHERE clientid > :last",
+        {"last": 0},
+    ):
+        ...
+    source.close()
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ import logging
 import re
 import socket
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Callable, Optional
 
@@ -59,6 +59,8 @@ _log = logging.getLogger(__name__)
 _NAME = re.compile(r"[0-9A-Za-z_]+")
 _DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
 _MIN_SCRUBBED = 4
+#: A statement ready for the driver: its ``?`` text and the values, or None for none.
+_Bound = tuple[str, Optional[list[str]]]
 
 
 class ParameterError(ExtractError, ValueError):
@@ -75,55 +77,64 @@ def _ident_char(ch: str) -> bool:
 def _skip_quoted(sql: str, i: int) -> int:
     """Index just past the string literal, quoted identifier, comment or dollar-quoted
     body starting at ``i``, or ``i`` itself when none starts there."""
-    n, ch = len(sql), sql[i]
+    ch = sql[i]
     if ch == "'":
-        backslash = i > 0 and sql[i - 1] in "eE" and (i < 2 or not _ident_char(sql[i - 2]))
-        i += 1
-        while i < n:
-            if backslash and sql[i] == "\\":
-                i += 2
-                continue
-            if sql[i] == "'":
-                if sql.startswith("''", i):
-                    i += 2
-                    continue
-                return i + 1
-            i += 1
-        return n
+        # E'...' strings take backslash escapes; the E must not end an identifier.
+        escapes = i > 0 and sql[i - 1] in "eE" and (i < 2 or not _ident_char(sql[i - 2]))
+        return _end_of_quoted(sql, i, "'", escapes)
     if ch == '"':
-        i += 1
-        while i < n:
-            if sql[i] == '"':
-                if sql.startswith('""', i):
-                    i += 2
-                    continue
-                return i + 1
-            i += 1
-        return n
+        return _end_of_quoted(sql, i, '"')
     if sql.startswith("--", i):
         end = sql.find("\n", i)
-        return n if end == -1 else end + 1
+        return len(sql) if end == -1 else end + 1
     if sql.startswith("/*", i):
-        depth, i = 1, i + 2
-        while i < n and depth:
-            if sql.startswith("/*", i):
-                depth, i = depth + 1, i + 2
-            elif sql.startswith("*/", i):
-                depth, i = depth - 1, i + 2
-            else:
-                i += 1
-        return i
+        return _end_of_block_comment(sql, i)
     if ch == "$" and (i == 0 or not _ident_char(sql[i - 1])):
-        tag = _DOLLAR_TAG.match(sql, i)
-        if tag is not None:
-            end = sql.find(tag.group(0), tag.end())
-            if "?" in sql[tag.end() : end if end != -1 else n]:
-                # The driver's own scanner does not know dollar quotes: it would bind it.
-                raise ParameterError(
-                    "a '?' inside a dollar-quoted body cannot be used with parameters"
-                )
-            return n if end == -1 else end + len(tag.group(0))
+        return _end_of_dollar_quoted(sql, i)
     return i
+
+
+def _end_of_quoted(sql: str, i: int, quote: str, escapes: bool = False) -> int:
+    """Index just past the ``quote``-delimited text opening at ``i``; a doubled quote is
+    part of the text, and so, with ``escapes``, is any character after a backslash."""
+    n = len(sql)
+    i += 1
+    while i < n:
+        if escapes and sql[i] == "\\":
+            i += 2
+        elif sql[i] != quote:
+            i += 1
+        elif sql.startswith(quote * 2, i):
+            i += 2
+        else:
+            return i + 1
+    return n
+
+
+def _end_of_block_comment(sql: str, i: int) -> int:
+    """Index just past the ``/* ... */`` comment opening at ``i``; they nest."""
+    depth, i = 1, i + 2
+    while i < len(sql) and depth:
+        if sql.startswith("/*", i):
+            depth, i = depth + 1, i + 2
+        elif sql.startswith("*/", i):
+            depth, i = depth - 1, i + 2
+        else:
+            i += 1
+    return i
+
+
+def _end_of_dollar_quoted(sql: str, i: int) -> int:
+    """Index just past the ``$tag$ ... $tag$`` body opening at ``i``; ``i`` when the
+    ``$`` opens none."""
+    tag = _DOLLAR_TAG.match(sql, i)
+    if tag is None:
+        return i
+    end = sql.find(tag.group(0), tag.end())
+    if "?" in sql[tag.end() : end if end != -1 else len(sql)]:
+        # The driver's own scanner does not know dollar quotes: it would bind it.
+        raise ParameterError("a '?' inside a dollar-quoted body cannot be used with parameters")
+    return len(sql) if end == -1 else end + len(tag.group(0))
 
 
 def to_qmark(sql: str, params: Mapping[str, ParamValue]) -> tuple[str, list[str]]:
@@ -238,32 +249,38 @@ class DirectSource(Source):
     ``statement_timeout + read_timeout`` (:attr:`answer_timeout`; no limit when either
     is None), both with an :class:`ExtractError` of one line saying what to check.
 
+    :meth:`rows` holds the **whole result** in memory from the first ``next()`` (the
+    driver buffers it; there is no cursor): bound the statement, as the sync's ranges
+    are. A ``:name`` without a value is a :class:`ParameterError`; without parameters
+    the SQL runs exactly as written. Setting ``cancel`` stops the reading at the next
+    batch of ``fetch_size`` rows.
+
     Thread-safe: each statement borrows a connection from a small pool (at most
     ``max_idle`` kept open); :meth:`close` closes them. The password never appears in
     ``repr``, logs or error messages.
 
-    >>> with DirectSource(host="localhost", port=5439, user="awsuser", password="x",
-    ...                   ssl=False) as source:
-    ...     list(source.rows("SELECT :n::int + 1", {"n": 41}))
-    [(42,)]
+    Example (needs a warehouse)::
+
+        with DirectSource(host="localhost", password="x", ssl=False) as source:
+            list(source.rows("SELECT :n::int + 1", {"n": 41}))  # [(42,)]
     """
 
     def __init__(
         self,
         *,
         host: Optional[str] = None,
-        port: int = 5439,
-        database: str = "dev",
-        user: Optional[str] = "awsuser",
+        port: int = Settings.redshift_port,
+        database: str = Settings.database,
+        user: Optional[str] = Settings.dbuser,
         password: Optional[str] = None,
         iam: bool = False,
         cluster_identifier: Optional[str] = None,
         db_user: Optional[str] = None,
         region: Optional[str] = None,
         profile: Optional[str] = None,
-        ssl: bool = True,
+        ssl: bool = Settings.redshift_ssl,
         timeout: Optional[float] = None,
-        statement_timeout: Optional[float] = 3600.0,
+        statement_timeout: Optional[float] = Settings.statement_timeout,
         read_timeout: Optional[float] = None,
         fetch_size: int = 1000,
         max_idle: int = 8,
@@ -303,73 +320,62 @@ class DirectSource(Source):
         self.read_timeout = read_timeout
         self.fetch_size = fetch_size
         self.__password = password
+        self.__options = {**self._driver_options(ssl, password), **(connect_options or {})}
+        self._pool = _Pool(self._connect, max_idle)
+
+    def _driver_options(self, ssl: bool, password: Optional[str]) -> dict[str, Any]:
+        """``redshift_connector.connect``'s arguments, the password among them."""
         options: dict[str, Any] = {
-            "database": database,
-            "port": port,
+            "database": self.database,
+            "port": self.port,
             "ssl": ssl,
             # The driver prepares every distinct SQL text once per connection: bound that.
             "max_prepared_statements": 64,
         }
-        if host:
-            options["host"] = host
-        if timeout is not None:
+        if self.host:
+            options["host"] = self.host
+        if self.connect_timeout is not None:
             # The driver's ``timeout`` is its socket's: in force while connecting, and
             # replaced by answer_timeout once connected (see _connect).
-            options["timeout"] = timeout
-        if iam:
-            options.update(iam=True, db_user=db_user or user)
-            for key, value in (
-                ("cluster_identifier", cluster_identifier),
-                ("region", region),
-                ("profile", profile),
-                ("user", user),
-                ("password", password),
-            ):
-                if value:
-                    options[key] = value
-        else:
-            options.update(user=user, password=password)
-        options.update(connect_options or {})
-        self.__options = options
-        self._pool = _Pool(self._connect, max_idle)
+            options["timeout"] = self.connect_timeout
+        if not self.iam:
+            return {**options, "user": self.user, "password": password}
+        given = {
+            "cluster_identifier": self.cluster_identifier,
+            "region": self.region,
+            "profile": self.profile,
+            "user": self.user,
+            "password": password,
+        }
+        db_user = self.db_user or self.user
+        return {**options, "iam": True, "db_user": db_user, **{k: v for k, v in given.items() if v}}
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Optional[str]]) -> DirectSource:
-        """Build a source from the project's configuration keys (values may be None).
+    def from_settings(cls, settings: Settings) -> DirectSource:
+        """The source the sync's :class:`~dynamo.config.Settings` describe.
 
-        Reads ``REDSHIFT_HOST``, ``REDSHIFT_PORT`` (default 5439), ``DATABASE`` (default
-        ``dev``), ``REDSHIFT_USER`` (default ``DBUSER``, itself default ``awsuser``),
-        ``REDSHIFT_PASSWORD``, ``REDSHIFT_IAM`` (``true``/``false``) with ``CLUSTER``,
-        ``DBUSER`` and ``AWS_REGION`` for IAM, ``REDSHIFT_SSL`` (default ``true``),
-        ``STATEMENT_TIMEOUT`` (seconds, default 3600), ``AWS_CONNECT_TIMEOUT`` and
-        ``AWS_READ_TIMEOUT`` (seconds, defaults those of :class:`~dynamo.config.Settings`).
+        The user is ``REDSHIFT_USER``, else ``DBUSER``. With ``REDSHIFT_IAM`` the
+        driver asks for temporary credentials of ``DBUSER`` on ``CLUSTER`` in
+        ``AWS_REGION``; without it those three are not used.
 
-        >>> DirectSource.from_settings({"REDSHIFT_HOST": "localhost", "REDSHIFT_PASSWORD": "x"})
+        >>> DirectSource.from_settings(Settings(redshift_host="localhost", redshift_password="x"))
         DirectSource(host='localhost', port=5439, database='dev', user='awsuser')
         """
-
-        def get(key: str, default: Optional[str] = None) -> Optional[str]:
-            value = settings.get(key)
-            return value if value not in (None, "") else default
-
-        db_user = get("DBUSER", "awsuser")
-        iam = _flag(get("REDSHIFT_IAM", "false"), "REDSHIFT_IAM")
+        iam = settings.redshift_iam
         return cls(
-            host=get("REDSHIFT_HOST"),
-            port=int(get("REDSHIFT_PORT", "5439") or 5439),
-            database=get("DATABASE", "dev") or "dev",
-            user=get("REDSHIFT_USER", db_user),
-            password=get("REDSHIFT_PASSWORD"),
+            host=settings.redshift_host,
+            port=settings.redshift_port,
+            database=settings.database,
+            user=settings.redshift_user or settings.dbuser,
+            password=settings.redshift_password,
             iam=iam,
-            cluster_identifier=get("CLUSTER") if iam else None,
-            db_user=db_user if iam else None,
-            region=get("AWS_REGION") if iam else None,
-            ssl=_flag(get("REDSHIFT_SSL", "true"), "REDSHIFT_SSL"),
-            statement_timeout=float(get("STATEMENT_TIMEOUT", "3600") or 3600),
-            timeout=_seconds(get("AWS_CONNECT_TIMEOUT"), "AWS_CONNECT_TIMEOUT")
-            or Settings.aws_connect_timeout,
-            read_timeout=_seconds(get("AWS_READ_TIMEOUT"), "AWS_READ_TIMEOUT")
-            or Settings.aws_read_timeout,
+            cluster_identifier=settings.cluster if iam else None,
+            db_user=settings.dbuser if iam else None,
+            region=settings.aws_region if iam else None,
+            ssl=settings.redshift_ssl,
+            statement_timeout=settings.statement_timeout,
+            timeout=settings.aws_connect_timeout,
+            read_timeout=settings.aws_read_timeout,
         )
 
     @property
@@ -389,26 +395,6 @@ class DirectSource(Source):
 
     # -- Source -----------------------------------------------------------------------
 
-    def rows(
-        self,
-        sql: str,
-        params: Mapping[str, ParamValue] | None = None,
-        *,
-        cancel: Optional[threading.Event] = None,
-    ) -> Iterator[Row]:
-        """Run ``sql`` and yield its rows.
-
-        The whole result is held in memory from the first ``next()`` (the driver
-        buffers it; there is no cursor): bound the statement, as the sync's ranges are.
-        Parameters are checked now (:class:`ParameterError`); the statement runs on
-        the first ``next()``. Without parameters the SQL runs exactly as written.
-        Setting ``cancel`` stops the reading at the next batch of ``fetch_size`` rows.
-        """
-        if params:
-            text, args = to_qmark(sql, params)
-            return self._rows(sql, text, args, cancel)
-        return self._rows(sql, sql, None, cancel)
-
     def execute(self, sql: str) -> None:
         """Run one statement that returns no rows, in autocommit as the Data API does."""
         with self._connection(sql, commit=False) as connection:
@@ -419,11 +405,8 @@ class DirectSource(Source):
             finally:
                 connection.autocommit = False
 
-    def execute_script(self, statements: Sequence[str]) -> None:
-        """Run several statements in one transaction, like ``BatchExecuteStatement``."""
-        sqls = [statement for statement in statements if statement.strip()]
-        if not sqls:
-            return
+    def _execute_script(self, sqls: list[str]) -> None:
+        """One transaction on one connection, as ``BatchExecuteStatement`` runs them."""
         with self._connection(sqls[0]) as connection:
             cursor = connection.cursor()
             for statement in sqls:
@@ -437,13 +420,12 @@ class DirectSource(Source):
 
     # -- internals --------------------------------------------------------------------
 
-    def _rows(
-        self,
-        sql: str,
-        text: str,
-        args: Optional[list[str]],
-        cancel: Optional[threading.Event] = None,
-    ) -> Iterator[Row]:
+    def _bind(self, sql: str, params: Mapping[str, ParamValue]) -> _Bound:
+        # Without parameters the SQL runs exactly as written: no placeholder scan.
+        return to_qmark(sql, params) if params else (sql, None)
+
+    def _rows(self, sql: str, bound: _Bound, cancel: Optional[threading.Event]) -> Iterator[Row]:
+        text, args = bound
         with self._connection(sql) as connection:
             cursor = connection.cursor()
             cursor.paramstyle = "qmark"
@@ -553,18 +535,6 @@ def _set_socket_timeout(connection: Any, seconds: Optional[float]) -> None:
         sock.settimeout(seconds)
 
 
-def _seconds(value: Optional[str], key: str) -> Optional[float]:
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = float("nan")
-    if not seconds > 0:
-        raise ValueError(f"{key} must be a positive number of seconds, not {value!r}")
-    return seconds
-
-
 def _check_cancel(cancel: Optional[threading.Event], sql: str) -> None:
     if cancel is not None and cancel.is_set():
         raise ExtractError(f"cancelled: the run is stopping [sql: {short_sql(sql)}]")
@@ -580,12 +550,3 @@ def _driver_message(err: BaseException) -> str:
     else:
         text = str(err) or type(err).__name__
     return " ".join(text.split())
-
-
-def _flag(value: Optional[str], key: str) -> bool:
-    text = (value or "").strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("", "0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{key} must be true or false, not {value!r}")

@@ -21,9 +21,11 @@ from typing import Any
 import psycopg
 import pytest
 
+from dynamo.config import Settings
 from dynamo.extract import ExtractError, Source, short_sql
 from dynamo.extract.data_api import DataApiSource
 from dynamo.extract.direct import DirectSource
+from tests.support.settings import settings_of
 
 SCHEMA = "extract_test"
 TABLE = f"{SCHEMA}.amounts"
@@ -68,14 +70,16 @@ def table(local_stack: Any) -> str:
 
 @pytest.fixture(scope="module")
 def data_api(local_stack: Any) -> Iterator[DataApiSource]:
-    source = DataApiSource.from_settings(local_stack.env)
+    source = DataApiSource.from_settings(
+        settings_of(local_stack.env, data_api_result_format="json")
+    )
     yield source
     source.close()
 
 
-def _direct_settings(env: dict[str, str], **overrides: str) -> dict[str, str]:
+def _direct_settings(env: dict[str, str], **overrides: Any) -> Settings:
     # The local wire endpoint declines SSL and takes any password.
-    return {"REDSHIFT_SSL": "false", "REDSHIFT_PASSWORD": "local-password", **env, **overrides}
+    return settings_of(env, redshift_ssl=False, redshift_password="local-password", **overrides)
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +136,47 @@ def test_rows_stream_page_by_page(data_api: DataApiSource, table: str) -> None:
     finally:
         pages.stop()
     assert len(rest) == COUNT - 1 and pages.count >= 3
+
+
+@pytest.mark.parametrize(
+    ("fixture", "operation"),
+    [("data_api", "GetStatementResult"), ("csv_api", "GetStatementResultV2")],
+)
+def test_a_cancel_stops_the_paging_but_not_a_complete_read(
+    request: pytest.FixtureRequest, table: str, fixture: str, operation: str
+) -> None:
+    source: DataApiSource = request.getfixturevalue(fixture)
+    pages = _Calls(source, operation)
+    cancel = threading.Event()
+    try:
+        rows = source.rows(f"SELECT id FROM {table} ORDER BY id", cancel=cancel)
+        assert next(rows) == (1,)
+        cancel.set()
+        with pytest.raises(ExtractError, match="cancelled: the run is stopping"):
+            list(rows)
+        assert pages.count == 1  # no page is asked for once the run is stopping
+        cancel.clear()
+        done = source.rows(f"SELECT id FROM {table} WHERE id <= 3 ORDER BY id", cancel=cancel)
+        assert next(done) == (1,)
+        cancel.set()  # after the last page: the rows fetched are all there
+        assert list(done) == [(2,), (3,)]
+    finally:
+        pages.stop()
+
+
+@pytest.mark.parametrize("result_format", ["json", "csv"])
+def test_the_statement_timeout_covers_the_reading(
+    local_stack: Any, table: str, result_format: str
+) -> None:
+    settings = settings_of(
+        local_stack.env, statement_timeout=1.0, data_api_result_format=result_format
+    )
+    with DataApiSource.from_settings(settings) as source:
+        rows = source.rows(f"SELECT id FROM {table} ORDER BY id")
+        assert next(rows) == (1,)
+        time.sleep(1.1)
+        with pytest.raises(ExtractError, match="while its result was read"):
+            list(rows)
 
 
 def test_types_and_decimal_scale(source: Source, table: str) -> None:
@@ -246,7 +291,8 @@ def test_api_errors_become_extract_errors_with_the_cause(data_api: DataApiSource
 
 
 def test_statement_timeout_cancels(local_stack: Any) -> None:
-    source = DataApiSource.from_settings({**local_stack.env, "STATEMENT_TIMEOUT": "0.5"})
+    settings = settings_of(local_stack.env, statement_timeout=0.5, data_api_result_format="json")
+    source = DataApiSource.from_settings(settings)
     started = time.monotonic()
     with pytest.raises(ExtractError, match="timed out") as info:
         list(source.rows("SELECT pg_sleep(30)"))
@@ -261,7 +307,7 @@ def test_statement_timeout_cancels(local_stack: Any) -> None:
 
 
 def test_direct_statement_timeout(local_stack: Any) -> None:
-    settings = _direct_settings(local_stack.env, STATEMENT_TIMEOUT="0.5")
+    settings = _direct_settings(local_stack.env, statement_timeout=0.5)
     with DirectSource.from_settings(settings) as source:
         started = time.monotonic()
         with pytest.raises(ExtractError, match="timeout"):
@@ -324,8 +370,7 @@ def test_execute_and_script(source: Source, local_stack: Any) -> None:
     name = f"{SCHEMA}.script_{type(source).__name__.lower()}"
     source.execute(f"DROP VIEW IF EXISTS {name}_v")
     source.execute(f"DROP TABLE IF EXISTS {name}")
-    script = getattr(source, "execute_script")  # noqa: B009 - both sources have it
-    script(
+    source.execute_script(
         [
             f"CREATE TABLE {name} (a INTEGER, b DECIMAL(5,1))",
             f"INSERT INTO {name} VALUES (1, 2.5), (2, 3.5)",
@@ -334,7 +379,9 @@ def test_execute_and_script(source: Source, local_stack: Any) -> None:
     )
     assert list(source.rows(f"SELECT total FROM {name}_v")) == [(Decimal("6.0"),)]
     with pytest.raises(ExtractError, match="nowhere"):
-        script([f"INSERT INTO {name} VALUES (3, 4.5)", "SELECT * FROM extract_test.nowhere"])
+        source.execute_script(
+            [f"INSERT INTO {name} VALUES (3, 4.5)", "SELECT * FROM extract_test.nowhere"]
+        )
     # One transaction: the first insert was rolled back with the failing statement.
     assert list(source.rows(f"SELECT COUNT(*) FROM {name}")) == [(2,)]
 
@@ -343,9 +390,9 @@ def test_execute_and_script(source: Source, local_stack: Any) -> None:
 def test_direct_batches_at_their_edges(local_stack: Any, table: str, limit: int) -> None:
     settings = _direct_settings(local_stack.env)
     source = DirectSource(
-        host=settings["REDSHIFT_HOST"],
-        port=int(settings["REDSHIFT_PORT"]),
-        password=settings["REDSHIFT_PASSWORD"],
+        host=settings.redshift_host,
+        port=settings.redshift_port,
+        password=settings.redshift_password,
         ssl=False,
         fetch_size=100,
     )
@@ -399,7 +446,7 @@ def csv_table(local_stack: Any) -> str:
 
 @pytest.fixture(scope="module")
 def csv_api(local_stack: Any) -> Iterator[DataApiSource]:
-    source = DataApiSource.from_settings({**local_stack.env, "DATA_API_RESULT_FORMAT": "csv"})
+    source = DataApiSource.from_settings(settings_of(local_stack.env, data_api_result_format="csv"))
     assert source.result_format == "CSV"
     yield source
     source.close()
@@ -489,9 +536,8 @@ def test_csv_failing_statement_names_it(csv_api: DataApiSource) -> None:
 
 
 def test_csv_statement_timeout_cancels(local_stack: Any) -> None:
-    source = DataApiSource.from_settings(
-        {**local_stack.env, "STATEMENT_TIMEOUT": "0.5", "DATA_API_RESULT_FORMAT": "CSV"}
-    )
+    settings = settings_of(local_stack.env, statement_timeout=0.5, data_api_result_format="CSV")
+    source = DataApiSource.from_settings(settings)
     with pytest.raises(ExtractError, match="timed out") as info:
         list(source.rows("SELECT pg_sleep(30)"))
     (statement_id,) = STATEMENT_ID.findall(str(info.value))

@@ -17,6 +17,7 @@ import pytest
 
 from devstack.dataapi import DataApiServer
 from devstack.seed import seed
+from dynamo.config import Settings
 from dynamo.extract import open_source
 from dynamo.extract.data_api import DataApiSource
 from dynamo.query import Insert
@@ -24,6 +25,7 @@ from dynamo.tables import create_tables
 from dynamo.views import create_views
 from tests.support.compare import by_year_differences, clients_info_differences, scan
 from tests.support.expected import from_warehouse
+from tests.support.settings import settings_of
 
 PAGE_SIZE = 7
 #: NULLs in integer, numeric, float and text columns, over 4 pages of 7 rows.
@@ -39,12 +41,10 @@ SHAPES = [(header, null) for header in ("first", "every", "none") for null in ("
 TABLES = {"clients_info_table": "csv_shape_ci", "clients_info_by_year_table": "csv_shape_ciby"}
 
 
-def _settings(env: dict[str, str], endpoint: str, result_format: str) -> dict[str, str]:
-    return {
-        **env,
-        "AWS_ENDPOINT_URL_REDSHIFT_DATA": endpoint,
-        "DATA_API_RESULT_FORMAT": result_format,
-    }
+def _settings(env: dict[str, str], endpoint: str, result_format: str) -> Settings:
+    return settings_of(
+        env, aws_endpoint_url_redshift_data=endpoint, data_api_result_format=result_format
+    )
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_a_sync_through_headers_on_every_page_and_quoted_nulls(
     local_stack: Any, warehouse: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seed(local_stack.conninfo, clients=60, seed=33, years=(2019, 2025))
-    create_views(open_source(dict(local_stack.env)), late_binding=False)
+    create_views(open_source(settings_of(local_stack.env)), late_binding=False)
     expected = from_warehouse(warehouse)
     dynamodb = boto3.client("dynamodb", endpoint_url=local_stack.env["AWS_ENDPOINT_URL_DYNAMODB"])
     existing = dynamodb.list_tables()["TableNames"]

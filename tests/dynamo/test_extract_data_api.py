@@ -8,7 +8,10 @@ from typing import Any
 import pytest
 
 from dynamo.config import Settings
+from dynamo.extract import open_source
 from dynamo.extract.data_api import MAX_ATTEMPTS, TIMEOUT_ATTEMPTS, DataApiSource
+from dynamo.extract.direct import DirectSource
+from tests.support.settings import settings_of
 
 
 def _data_api(**kwargs: Any) -> DataApiSource:
@@ -50,27 +53,50 @@ class TestDataApiConfiguration:
         assert source.client.meta.service_model.service_name == "redshift-data"
 
     def test_from_settings_cluster_defaults(self) -> None:
-        source = DataApiSource.from_settings(
-            {"CLUSTER": "c1", "AWS_REGION": "eu-west-1", "DBUSER": None, "SECRET_ARN": ""}
+        source = DataApiSource.from_settings(Settings(cluster="c1", aws_region="eu-west-1"))
+        assert (source.database, source.cluster, source.db_user) == (
+            Settings.database,
+            "c1",
+            Settings.dbuser,
         )
-        assert (source.database, source.cluster, source.db_user) == ("dev", "c1", "awsuser")
-        assert source.statement_timeout == 3600.0
+        assert source.statement_timeout == Settings.statement_timeout
         assert source.client.meta.region_name == "eu-west-1"
 
     def test_from_settings_secret_and_workgroup(self) -> None:
         secret = DataApiSource.from_settings(
-            {"SECRET_ARN": "arn:s", "CLUSTER": "c1", "DATABASE": "db", "AWS_REGION": "us-east-1"}
+            Settings(secret_arn="arn:s", cluster="c1", database="db", aws_region="us-east-1")
         )
         assert (secret.secret_arn, secret.cluster, secret.db_user) == ("arn:s", "c1", None)
         serverless = DataApiSource.from_settings(
-            {"WORKGROUP": "w", "CLUSTER": "c1", "STATEMENT_TIMEOUT": "12.5", "AWS_REGION": "x-1"}
+            Settings(workgroup="w", cluster="c1", statement_timeout=12.5, aws_region="x-1")
         )
         assert (serverless.workgroup, serverless.cluster) == ("w", None)
         assert serverless.statement_timeout == 12.5
 
     def test_from_settings_without_target_fails_clearly(self) -> None:
         with pytest.raises(ValueError, match="cluster"):
-            DataApiSource.from_settings({"AWS_REGION": "us-east-1", "DBUSER": "u"})
+            DataApiSource.from_settings(Settings(aws_region="us-east-1", dbuser="u"))
+
+    def test_environment_values_reach_the_source_typed(self) -> None:
+        env = {
+            "WORKGROUP": "w",
+            "AWS_REGION": "us-east-1",
+            "STATEMENT_TIMEOUT": "12.5",
+            "MAX_RETRIES": "3",
+            "DATA_API_RESULT_FORMAT": "json",
+        }
+        source = DataApiSource.from_settings(settings_of(env))
+        assert (source.statement_timeout, source.max_retries) == (12.5, 3)
+        assert type(source.statement_timeout) is float and type(source.max_retries) is int
+        assert source.result_format == "JSON"
+
+    def test_open_source_follows_the_source_setting(self) -> None:
+        data_api = open_source(Settings(workgroup="w", aws_region="us-east-1"))
+        direct = open_source(Settings(source="direct", redshift_host="h", redshift_port=5440))
+        assert isinstance(data_api, DataApiSource) and data_api.result_format == "CSV"
+        assert isinstance(direct, DirectSource) and direct.port == 5440
+        direct.close()
+        data_api.close()
 
     def test_endpoint_from_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("AWS_ENDPOINT_URL_REDSHIFT_DATA", "http://127.0.0.1:1")
@@ -102,20 +128,14 @@ class TestDataApiConfiguration:
                 _data_api(workgroup="w", result_format=bad)
 
     @pytest.mark.parametrize(
-        ("value", "expected"),
-        [(None, "JSON"), ("", "JSON"), ("json", "JSON"), ("csv", "CSV"), ("CSV", "CSV")],
+        ("value", "expected"), [(None, "CSV"), ("json", "JSON"), ("csv", "CSV"), ("CSV", "CSV")]
     )
     def test_result_format_from_settings(self, value: str | None, expected: str) -> None:
-        source = DataApiSource.from_settings(
-            {"WORKGROUP": "w", "AWS_REGION": "us-east-1", "DATA_API_RESULT_FORMAT": value}
-        )
+        env = {"WORKGROUP": "w", "AWS_REGION": "us-east-1"}
+        if value is not None:
+            env["DATA_API_RESULT_FORMAT"] = value
+        source = DataApiSource.from_settings(settings_of(env))
         assert source.result_format == expected
-
-    def test_bad_result_format_setting(self) -> None:
-        with pytest.raises(ValueError, match="result_format"):
-            DataApiSource.from_settings(
-                {"WORKGROUP": "w", "AWS_REGION": "us-east-1", "DATA_API_RESULT_FORMAT": "parquet"}
-            )
 
     def test_repr_names_the_target(self) -> None:
         text = repr(_data_api(cluster="c1", db_user="awsuser"))
@@ -128,7 +148,7 @@ class TestDataApiConfiguration:
 
 class TestDataApiTimeoutsAndRetries:
     def test_defaults_bound_a_silent_endpoint_to_about_a_minute(self) -> None:
-        source = DataApiSource.from_settings({"WORKGROUP": "w", "AWS_REGION": "us-east-1"})
+        source = DataApiSource.from_settings(Settings(workgroup="w", aws_region="us-east-1"))
         config = source.client.meta.config
         assert (config.connect_timeout, config.read_timeout) == (5.0, 20.0)
         assert config.retries["total_max_attempts"] == MAX_ATTEMPTS
@@ -139,13 +159,15 @@ class TestDataApiTimeoutsAndRetries:
 
     def test_settings_are_passed_to_the_client(self) -> None:
         source = DataApiSource.from_settings(
-            {
-                "WORKGROUP": "w",
-                "AWS_REGION": "us-east-1",
-                "AWS_CONNECT_TIMEOUT": "1.5",
-                "AWS_READ_TIMEOUT": "7",
-                "MAX_RETRIES": "4",
-            }
+            settings_of(
+                {
+                    "WORKGROUP": "w",
+                    "AWS_REGION": "us-east-1",
+                    "AWS_CONNECT_TIMEOUT": "1.5",
+                    "AWS_READ_TIMEOUT": "7",
+                    "MAX_RETRIES": "4",
+                }
+            )
         )
         config = source.client.meta.config
         assert (config.connect_timeout, config.read_timeout) == (1.5, 7.0)
@@ -155,7 +177,7 @@ class TestDataApiTimeoutsAndRetries:
         settings = Settings(
             workgroup="w", aws_region="us-east-1", max_retries=3, aws_read_timeout=9
         )
-        source = DataApiSource.from_settings(settings.source_settings())
+        source = DataApiSource.from_settings(settings)
         assert source.max_retries == 3
         assert source.client.meta.config.read_timeout == 9.0
 

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dynamo.config import Settings
+from dynamo.config import ConfigError, Settings
 from dynamo.extract import ExtractError
 from dynamo.extract.direct import DirectSource, ParameterError, to_qmark
+from tests.support.settings import settings_of
 from tests.support.silent import silent_endpoint
 
 # --------------------------------------------------------------------------- :name
@@ -102,29 +103,33 @@ class TestToQmark:
 class TestDirectConfiguration:
     def test_from_settings(self) -> None:
         source = DirectSource.from_settings(
-            {
-                "REDSHIFT_HOST": "h",
-                "REDSHIFT_PORT": "5440",
-                "DBUSER": "etl",
-                "REDSHIFT_PASSWORD": "pw",
-                "REDSHIFT_IAM": "false",
-                "STATEMENT_TIMEOUT": None,
-            }
+            Settings(redshift_host="h", redshift_port=5440, dbuser="etl", redshift_password="pw")
         )
-        assert (source.host, source.port, source.database, source.user) == ("h", 5440, "dev", "etl")
-        assert source.statement_timeout == 3600.0 and not source.iam
+        assert (source.host, source.port, source.user) == ("h", 5440, "etl")
+        assert (source.database, source.statement_timeout) == (
+            Settings.database,
+            Settings.statement_timeout,
+        )
+        assert not source.iam
 
     def test_from_settings_iam(self) -> None:
         source = DirectSource.from_settings(
-            {"REDSHIFT_IAM": "TRUE", "CLUSTER": "c1", "AWS_REGION": "eu-west-1"}
+            Settings(redshift_iam=True, cluster="c1", aws_region="eu-west-1")
         )
-        assert source.iam and source.cluster_identifier == "c1" and source.db_user == "awsuser"
+        assert source.iam and source.cluster_identifier == "c1"
+        assert source.db_user == Settings.dbuser
+
+    def test_environment_flags_reach_the_driver_as_booleans(self) -> None:
+        env = {"REDSHIFT_HOST": "h", "REDSHIFT_SSL": "off", "REDSHIFT_PORT": "5440"}
+        source = DirectSource.from_settings(settings_of(env))
+        options = source._DirectSource__options  # type: ignore[attr-defined]
+        assert options["ssl"] is False and options["port"] == 5440
+        with pytest.raises(ConfigError, match="REDSHIFT_IAM"):
+            settings_of({"REDSHIFT_HOST": "h", "REDSHIFT_IAM": "maybe"})
 
     def test_bad_settings(self) -> None:
-        with pytest.raises(ValueError, match="REDSHIFT_IAM"):
-            DirectSource.from_settings({"REDSHIFT_HOST": "h", "REDSHIFT_IAM": "maybe"})
         with pytest.raises(ValueError, match="host"):
-            DirectSource.from_settings({"REDSHIFT_PASSWORD": "pw"})
+            DirectSource.from_settings(Settings(redshift_password="pw"))
         with pytest.raises(ValueError, match="cluster_identifier"):
             DirectSource(iam=True, db_user="u")
 
@@ -160,13 +165,15 @@ class TestSilentWarehouse:
     def test_connecting_gives_up_after_aws_connect_timeout(self, ssl: str) -> None:
         with silent_endpoint() as port:
             source = DirectSource.from_settings(
-                {
-                    "REDSHIFT_HOST": "127.0.0.1",
-                    "REDSHIFT_PORT": str(port),
-                    "REDSHIFT_PASSWORD": "s3cr3t-Pa55",
-                    "REDSHIFT_SSL": ssl,
-                    "AWS_CONNECT_TIMEOUT": "0.5",
-                }
+                settings_of(
+                    {
+                        "REDSHIFT_HOST": "127.0.0.1",
+                        "REDSHIFT_PORT": str(port),
+                        "REDSHIFT_PASSWORD": "s3cr3t-Pa55",
+                        "REDSHIFT_SSL": ssl,
+                        "AWS_CONNECT_TIMEOUT": "0.5",
+                    }
+                )
             )
             with pytest.raises(ExtractError) as info:
                 list(source.rows("SELECT 1"))
@@ -178,19 +185,19 @@ class TestSilentWarehouse:
 
     def test_timeouts_come_from_the_settings(self) -> None:
         settings = {"REDSHIFT_HOST": "h", "AWS_CONNECT_TIMEOUT": "7", "AWS_READ_TIMEOUT": "9"}
-        source = DirectSource.from_settings({**settings, "STATEMENT_TIMEOUT": "60"})
+        source = DirectSource.from_settings(settings_of({**settings, "STATEMENT_TIMEOUT": "60"}))
         assert (source.connect_timeout, source.read_timeout) == (7.0, 9.0)
         # Once connected, a statement may take STATEMENT_TIMEOUT, its answer AWS_READ_TIMEOUT.
         assert source.answer_timeout == 69.0
-        defaults = DirectSource.from_settings({"REDSHIFT_HOST": "h"})
+        defaults = DirectSource.from_settings(Settings(redshift_host="h"))
         assert (defaults.connect_timeout, defaults.read_timeout) == (
             Settings.aws_connect_timeout,
             Settings.aws_read_timeout,
         )
         unlimited = DirectSource(host="h", timeout=3, statement_timeout=None, read_timeout=5)
         assert unlimited.answer_timeout is None  # no statement limit: no limit on its answer
-        with pytest.raises(ValueError, match="AWS_CONNECT_TIMEOUT"):
-            DirectSource.from_settings({**settings, "AWS_CONNECT_TIMEOUT": "0"})
+        with pytest.raises(ConfigError, match="AWS_CONNECT_TIMEOUT"):
+            settings_of({**settings, "AWS_CONNECT_TIMEOUT": "0"})
 
 
 def _closed_port() -> int:

@@ -10,13 +10,17 @@ from typing import Any
 
 import pytest
 
+from dynamo.config import Settings
 from dynamo.extract import ExtractError
 from dynamo.extract.direct import DirectSource
+from tests.support.settings import settings_of
 
 
-def _settings(env: dict[str, str], **overrides: str) -> dict[str, str]:
+def _settings(env: dict[str, str], **overrides: str) -> Settings:
     # The local wire endpoint declines SSL and takes any password.
-    return {"REDSHIFT_SSL": "false", "REDSHIFT_PASSWORD": "local-password", **env, **overrides}
+    return settings_of(
+        {"REDSHIFT_SSL": "false", "REDSHIFT_PASSWORD": "local-password", **env, **overrides}
+    )
 
 
 def test_a_statement_may_take_longer_than_the_connect_timeout(local_stack: Any) -> None:

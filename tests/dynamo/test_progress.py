@@ -13,6 +13,7 @@ from dynamo.query import Insert
 from dynamo.sync import Progress
 from dynamo.tables import create_tables
 from dynamo.views import create_views
+from tests.support.settings import settings_of
 
 TABLES = {"clients_info_table": "progress_ci", "clients_info_by_year_table": "progress_ciby"}
 
@@ -38,7 +39,7 @@ class Recorder(Progress):
 
 def test_progress_reports_the_plan_the_rows_and_the_items(local_stack: Any) -> None:
     seed(local_stack.conninfo, clients=60, seed=13, years=(2021, 2023))
-    create_views(open_source(dict(local_stack.env)), late_binding=False)
+    create_views(open_source(settings_of(local_stack.env)), late_binding=False)
     create_tables(boto3.client("dynamodb"), *TABLES.values())
     with Insert(chunk_clients=7, **TABLES) as insert:
         info = Recorder()

@@ -14,6 +14,7 @@ from dynamo.extract import ExtractError, open_source
 from dynamo.extract.direct import DirectSource
 from dynamo.sync import REJECT_REASONS
 from dynamo.views import create_views, named_statements, package_sql, render_views
+from tests.support.settings import settings_of
 
 
 def test_plain_views_read_the_local_table_only() -> None:
@@ -114,7 +115,7 @@ def _view_columns(warehouse: Any, name: str) -> list[tuple[str, str]]:
 
 
 def test_the_emulator_refuses_what_redshift_refuses(local_stack: Any, warehouse: Any) -> None:
-    source = open_source(dict(local_stack.env))
+    source = open_source(settings_of(local_stack.env))
     _old_view(warehouse, "replace_rule", "CREATE VIEW contabyx.replace_rule AS SELECT 1 AS a")
     try:
         # PostgreSQL appends the column; Redshift refuses any other column list.
@@ -134,7 +135,7 @@ def test_the_emulator_refuses_what_redshift_refuses(local_stack: Any, warehouse:
 def test_create_views_recreates_views_whose_columns_change(
     local_stack: Any, warehouse: Any
 ) -> None:
-    source = open_source(dict(local_stack.env))
+    source = open_source(settings_of(local_stack.env))
     # The views of the release before: fewer reasons, DECIMAL(18, 2) sums.
     _old_view(warehouse, "source_rejects", _OLD_REJECTS)
     _old_view(warehouse, "clients_info", _OLD_INFO)
@@ -168,7 +169,7 @@ def test_create_views_recreates_views_whose_columns_change(
 def test_create_views_through_the_direct_source(local_stack: Any, warehouse: Any) -> None:
     # The catalog statement's :name parameters work on both sources.
     settings = {"REDSHIFT_SSL": "false", "REDSHIFT_PASSWORD": "local-password", **local_stack.env}
-    with DirectSource.from_settings(settings) as source:
+    with DirectSource.from_settings(settings_of(settings)) as source:
         _old_view(warehouse, "source_rejects", _OLD_REJECTS)
         sent = create_views(source, late_binding=False)
         assert "DROP VIEW IF EXISTS contabyx.source_rejects" in sent
@@ -179,7 +180,7 @@ def test_create_views_through_the_direct_source(local_stack: Any, warehouse: Any
 def test_a_view_with_no_listed_columns_is_recreated(local_stack: Any, warehouse: Any) -> None:
     # Redshift lists no columns for a late-binding view; a view of no columns is the
     # local stand-in for one (PostgreSQL allows it, and lists none either).
-    source = open_source(dict(local_stack.env))
+    source = open_source(settings_of(local_stack.env))
     _old_view(warehouse, "source_rejects", "CREATE VIEW contabyx.source_rejects AS SELECT")
     sent = create_views(source, late_binding=False)
     assert "DROP VIEW IF EXISTS contabyx.source_rejects" in sent

@@ -20,6 +20,7 @@ from dynamo.extract import open_source
 from dynamo.query import Insert
 from dynamo.views import create_views
 from tests.support.expected import compute
+from tests.support.settings import settings_of
 from tests.support.synced import differences, etl, fresh_tables
 
 TABLES = ("bad_ci", "bad_ciby")
@@ -59,7 +60,9 @@ def test_bad_rows_are_left_out_and_counted(local_stack: Any, warehouse: Any) -> 
         other_nature = cur.fetchone()[0]
     try:
         create_views(
-            open_source(dict(local_stack.env)), spectrum_schema="ext_contabyx", late_binding=False
+            open_source(settings_of(local_stack.env)),
+            spectrum_schema="ext_contabyx",
+            late_binding=False,
         )
         fresh_tables(*TABLES)
         done = etl(TABLES, "run", "--json")
@@ -81,7 +84,7 @@ def test_bad_rows_are_left_out_and_counted(local_stack: Any, warehouse: Any) -> 
         assert differences(TABLES, expected) == []
         print(f"\nbad rows: {len(expected)} clients exact; left out {summary['rejected_rows']}")
     finally:
-        create_views(open_source(dict(local_stack.env)), late_binding=False)
+        create_views(open_source(settings_of(local_stack.env)), late_binding=False)
 
 
 # --- hostile rows in the local table (issue "hostile days") --------------------------
@@ -100,7 +103,7 @@ _INSERT = (
 def _seeded(local_stack: Any, warehouse: Any) -> int:
     """Seed 40 clients and fresh tables; returns an income typeid."""
     seed(local_stack.conninfo, clients=40, seed=71, years=(2020, 2022))
-    create_views(open_source(dict(local_stack.env)), late_binding=False)
+    create_views(open_source(settings_of(local_stack.env)), late_binding=False)
     fresh_tables(*HOSTILE_TABLES)
     with warehouse.cursor() as cur:
         cur.execute("SELECT min(typeid) FROM contabyx.transactiontypes WHERE nature = 'income'")

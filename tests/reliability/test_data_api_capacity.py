@@ -23,6 +23,7 @@ from devstack.dataapi import DataApiServer
 from devstack.faults import FaultProxy, Injection, Rule
 from dynamo.extract import ExtractError
 from dynamo.extract.data_api import DataApiSource
+from tests.support.settings import settings_of
 
 EXECUTE = "RedshiftData.ExecuteStatement"
 BATCH = "RedshiftData.BatchExecuteStatement"
@@ -38,12 +39,14 @@ def proxy(local_stack: Any) -> Iterator[FaultProxy]:
 
 def _source(env: dict[str, str], endpoint: str, **settings: str) -> DataApiSource:
     return DataApiSource.from_settings(
-        {
-            **env,
-            "AWS_ENDPOINT_URL_REDSHIFT_DATA": endpoint,
-            "DATA_API_RESULT_FORMAT": "csv",
-            **settings,
-        }
+        settings_of(
+            {
+                **env,
+                "AWS_ENDPOINT_URL_REDSHIFT_DATA": endpoint,
+                "DATA_API_RESULT_FORMAT": "csv",
+                **settings,
+            }
+        )
     )
 
 

@@ -25,6 +25,7 @@ from dynamo.tables import create_tables
 from dynamo.views import create_views
 from tests.support.compare import by_year_differences, clients_info_differences, scan
 from tests.support.expected import ClientFigures, from_warehouse
+from tests.support.settings import settings_of
 
 CLIENTS = 300
 TABLES = {"clients_info_table": "faults_api_ci", "clients_info_by_year_table": "faults_api_ciby"}
@@ -40,7 +41,7 @@ RANGE_SQL = "CAST(:low AS BIGINT)"
 @pytest.fixture(scope="module")
 def expected(local_stack: Any, warehouse: Any) -> dict[int, ClientFigures]:
     seed(local_stack.conninfo, clients=CLIENTS, seed=21, years=(2015, 2026))
-    create_views(open_source(dict(local_stack.env)), late_binding=False)
+    create_views(open_source(settings_of(local_stack.env)), late_binding=False)
     client = boto3.client("dynamodb", endpoint_url=local_stack.env["AWS_ENDPOINT_URL_DYNAMODB"])
     existing = client.list_tables()["TableNames"]
     for name in TABLES.values():

@@ -18,6 +18,7 @@ import pytest
 from dynamo.extract import ExtractError
 from dynamo.extract.data_api import TIMEOUT_ATTEMPTS, DataApiSource
 from tests.support import synced
+from tests.support.settings import settings_of
 from tests.support.silent import SilentServer
 
 LOGGER = "dynamo.extract.data_api"
@@ -58,7 +59,7 @@ def test_a_silent_endpoint_fails_the_statement_in_one_line(
         "AWS_READ_TIMEOUT": "0.5",
         "AWS_CONNECT_TIMEOUT": "0.5",
     }
-    with DataApiSource.from_settings(settings) as source:
+    with DataApiSource.from_settings(settings_of(settings)) as source:
         error = _guarded(lambda: list(source.rows("SELECT 1")))
     assert isinstance(error, ExtractError), error
     text = str(error)

@@ -37,6 +37,7 @@ from dynamo.tables import create_tables
 from dynamo.views import create_views
 from tests.support.compare import by_year_differences, clients_info_differences, scan
 from tests.support.expected import ClientFigures, from_warehouse
+from tests.support.settings import settings_of
 
 NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 UNIT_TABLES = ("faults_unit_a", "faults_unit_b")
@@ -305,7 +306,7 @@ def _sync_under_faults(
 ) -> dict[str, Any]:
     started = time.monotonic()
     seed(local_stack.conninfo, clients=clients, seed=seed_value, years=(2015, 2026))
-    create_views(open_source(dict(local_stack.env)), late_binding=False)
+    create_views(open_source(settings_of(local_stack.env)), late_binding=False)
     tables = {"clients_info_table": "faults_ci", "clients_info_by_year_table": "faults_ciby"}
     direct = _client(local_stack.env["AWS_ENDPOINT_URL_DYNAMODB"])
     _fresh_tables(direct, *tables.values())
@@ -368,7 +369,7 @@ def test_a_sync_of_5000_clients_under_faults_is_complete_and_exact(
 
 def test_a_run_that_gives_up_says_how_far_it_got(local_stack: Any, warehouse: Any) -> None:
     seed(local_stack.conninfo, clients=400, seed=77, years=(2020, 2022))
-    create_views(open_source(dict(local_stack.env)), late_binding=False)
+    create_views(open_source(settings_of(local_stack.env)), late_binding=False)
     expected = from_warehouse(warehouse)
     tables = {"clients_info_table": "faults_gaveup_ci", "clients_info_by_year_table": "faults_gu_y"}
     direct = _client(local_stack.env["AWS_ENDPOINT_URL_DYNAMODB"])

@@ -22,6 +22,7 @@ from dynamo.extract import open_source
 from dynamo.prune import stored_clientids
 from dynamo.views import create_views
 from tests.support.compare import scan
+from tests.support.settings import settings_of
 from tests.support.silent import SilentServer
 from tests.support.synced import etl, fresh_tables, seeded
 
@@ -162,7 +163,7 @@ def test_prune_keeps_the_old_item_of_a_rejected_client(local_stack: Any, warehou
 
 def test_missing_tables_say_create_the_tables(local_stack: Any, warehouse: Any) -> None:
     seed(local_stack.conninfo, clients=30, seed=6, years=(2021, 2022))
-    create_views(open_source(dict(local_stack.env)), late_binding=False)
+    create_views(open_source(settings_of(local_stack.env)), late_binding=False)
     done = etl(("hostile_absent_ci", "hostile_absent_ciby"), "run")
     assert done.returncode == 1
     assert "ResourceNotFoundException" in done.stderr
@@ -173,7 +174,7 @@ def test_missing_tables_say_create_the_tables(local_stack: Any, warehouse: Any) 
 def test_bad_credentials_say_check_the_credentials(local_stack: Any, warehouse: Any) -> None:
     tables = ("hostile_creds_ci", "hostile_creds_ciby")
     seed(local_stack.conninfo, clients=30, seed=6, years=(2021, 2022))
-    create_views(open_source(dict(local_stack.env)), late_binding=False)
+    create_views(open_source(settings_of(local_stack.env)), late_binding=False)
     fresh_tables(*tables)
     # DynamoDB Local refuses an access key id that is not alphanumeric, as AWS
     # refuses an unknown one: UnrecognizedClientException.
@@ -198,7 +199,7 @@ def test_a_silent_dynamodb_fails_the_run_with_one_line(
     local_stack: Any, warehouse: Any, silent_endpoint: str
 ) -> None:
     seed(local_stack.conninfo, clients=30, seed=6, years=(2021, 2022))
-    create_views(open_source(dict(local_stack.env)), late_binding=False)
+    create_views(open_source(settings_of(local_stack.env)), late_binding=False)
     done = etl(
         ("hostile_silent_ci", "hostile_silent_ciby"),
         "--log-level",

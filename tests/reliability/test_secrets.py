@@ -53,6 +53,7 @@ from dynamo.tables import create_tables
 from dynamo.views import create_views, render_views
 from tests.devstack.test_stack import _LISTEN, _LOOPBACK_HEX
 from tests.support.expected import from_warehouse
+from tests.support.settings import settings_of
 
 ACCESS_KEY = "AKIASENTINEL000001"
 SECRET_KEY = "sentinel-secret-key-XYZ"
@@ -134,7 +135,7 @@ def clientids(local_stack: Any, warehouse: Any) -> list[int]:
     """A small seeded warehouse, its views, and fresh tables of this module's own."""
     seed(local_stack.conninfo, clients=60, seed=31, years=(2020, 2023))
     ids = sorted(from_warehouse(warehouse))
-    create_views(open_source(dict(local_stack.env)), late_binding=False)
+    create_views(open_source(settings_of(local_stack.env)), late_binding=False)
     client = boto3.client("dynamodb")
     existing = set(client.list_tables()["TableNames"])
     for name in TABLES.values():
@@ -172,7 +173,7 @@ def run_cli(
 def test_reprs_hold_no_secret(sentinel_env: dict[str, str], local_stack: Any) -> None:
     insert = Insert(redshift_password=DB_PASSWORD, **TABLES)
     direct = DirectSource(host="127.0.0.1", port=5439, password=DB_PASSWORD, ssl=False)
-    data_api = DataApiSource.from_settings(insert.settings.source_settings())
+    data_api = DataApiSource.from_settings(insert.settings)
     api = contabyxAPI(
         ACCESS_KEY, SECRET_KEY, aws_session_token=SESSION_TOKEN, region_name="us-east-1", **TABLES
     )

@@ -30,6 +30,7 @@ from dynamo.tables import create_tables
 from dynamo.views import create_views
 from tests.support.compare import by_year_differences, clients_info_differences, scan
 from tests.support.expected import ClientFigures, from_warehouse
+from tests.support.settings import settings_of
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The tables of ``clients_info`` and ``clients_info_by_year``, when none are named.
@@ -47,7 +48,7 @@ def seeded(
     """Seed the warehouse, compute the independent figures, and create the views."""
     seed_rows(local_stack.conninfo, clients=clients, seed=seed, years=years)
     figures = from_warehouse(warehouse)
-    create_views(open_source(dict(local_stack.env)), late_binding=False)
+    create_views(open_source(settings_of(local_stack.env)), late_binding=False)
     return figures
 
 
