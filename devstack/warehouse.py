@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import subprocess
 import warnings
@@ -37,6 +36,7 @@ from psycopg import sql
 
 from devstack import procs
 from devstack.paths import SCHEMA_SQL
+from devstack.sqltext import without_table_attributes
 
 DATABASE = "dev"
 SUPERUSER = "postgres"
@@ -235,24 +235,13 @@ _SORT_KEY_STAND_IN = (
 )
 
 
-#: Redshift's table attributes (CREATE TABLE ... table_attributes), which PostgreSQL
-#: has no syntax for: distribution and sort keys, and column encodings.
-_REDSHIFT_TABLE_ATTRIBUTES = re.compile(
-    r"\s*\b(?:DISTSTYLE\s+(?:AUTO|EVEN|KEY|ALL)"
-    r"|DISTKEY\s*\(\s*\w+\s*\)"
-    r"|(?:COMPOUND\s+|INTERLEAVED\s+)?SORTKEY\s*(?:\([\w\s,]*\)|AUTO)"
-    r"|ENCODE\s+AUTO)",
-    re.IGNORECASE,
-)
-
-
 def postgres_schema(redshift_sql: str) -> str:
     """``sql/schema.sql`` as the local PostgreSQL accepts it: without table attributes.
 
     >>> postgres_schema("CREATE TABLE t (a INT) DISTSTYLE KEY DISTKEY (a) SORTKEY (a);")
     'CREATE TABLE t (a INT);'
     """
-    return _REDSHIFT_TABLE_ATTRIBUTES.sub("", redshift_sql)
+    return without_table_attributes(redshift_sql)
 
 
 def apply_schema(dsn: str) -> None:

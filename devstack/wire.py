@@ -49,7 +49,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from devstack.sqltext import skip_block_comment
+from devstack.sqltext import skip_block_comment, without_table_attributes
 
 PROTOCOL_3 = 196608
 SSL_REQUEST = 80877103
@@ -364,9 +364,10 @@ class Session:
     def _client_message(self, whole: bytes) -> bytes:
         name, sql = message_text(whole)
         # latin-1 never fails, and keeps every ASCII byte (all the syntax looked at).
-        found = refusal(sql.decode("latin-1"), prepared=whole[0] == PARSE)
+        text = sql.decode("latin-1")
+        found = refusal(text, prepared=whole[0] == PARSE)
         if found is None:
-            return whole
+            return _for_postgres(whole, name, text)
         number = next(self._numbers)
         self._pending[number] = found
         marker = (self._prefix + str(number)).encode()
@@ -384,6 +385,20 @@ class Session:
         for older in [key for key in self._pending if key < number]:
             del self._pending[older]
         return whole if found is None else error_response(found)
+
+
+def _for_postgres(whole: bytes, name: bytes, text: str) -> bytes:
+    """``whole`` (a Parse or Query) with Redshift's table attributes taken out of its
+    SQL, which PostgreSQL has no syntax for; they change no result."""
+    local = without_table_attributes(text)
+    if local == text:
+        return whole
+    sql = local.encode("latin-1")
+    if whole[0] == QUERY:
+        return message(b"Q", sql + b"\0")
+    name_end = whole.index(b"\0", 5)
+    rest = whole[whole.index(b"\0", name_end + 1) + 1 :]  # parameter types
+    return message(b"P", name + b"\0" + sql + b"\0" + rest)
 
 
 async def _read_packet(reader: asyncio.StreamReader) -> bytes:

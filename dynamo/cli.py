@@ -238,6 +238,7 @@ def _create_views(args: argparse.Namespace) -> int:
             spectrum_schema=args.spectrum_schema,
             views_schema=insert.settings.views_schema,
             late_binding=not args.no_late_binding,
+            sync_schema=insert.settings.sync_schema,
         )
     print(f"views ready: {len(statements)} statements run")
     return 0

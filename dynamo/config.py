@@ -61,6 +61,8 @@ class Settings:
     redshift_iam: bool = False
     redshift_ssl: bool = True
     views_schema: str = "contabyx"
+    #: The schema of the tables the sync owns (its copy of the views).
+    sync_schema: str = "contabyx_sync"
     clients_info_table: str = layout.CLIENTS_INFO_TABLE
     clients_info_by_year_table: str = layout.CLIENTS_INFO_BY_YEAR_TABLE
     workers: int = 8
@@ -96,8 +98,11 @@ class Settings:
 def _check(s: Settings) -> None:
     if s.source not in SOURCES:
         raise ConfigError(f"SOURCE must be one of {', '.join(SOURCES)}, not {s.source!r}")
-    if not SQL_NAME.fullmatch(s.views_schema):
-        raise ConfigError(f"VIEWS_SCHEMA {s.views_schema!r} is not a plain SQL identifier")
+    for key in ("views_schema", "sync_schema"):
+        if not SQL_NAME.fullmatch(getattr(s, key)):
+            raise ConfigError(f"{_env_key(key)} {getattr(s, key)!r} is not a plain SQL identifier")
+    if s.views_schema.lower() == s.sync_schema.lower():
+        raise ConfigError("VIEWS_SCHEMA and SYNC_SCHEMA must differ")
     for key in ("clients_info_table", "clients_info_by_year_table"):
         if not TABLE_NAME.fullmatch(getattr(s, key)):
             raise ConfigError(

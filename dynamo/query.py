@@ -79,7 +79,7 @@ class Insert:
         Every reason of :data:`dynamo.sync.REJECT_REASONS` is a key; ``sql/create_views.sql``
         says what each one means. Each rejected row counts under one reason only.
         """
-        sql = sync.rejects_sql(self.settings.views_schema)
+        sql = sync.rejects_sql(self.settings)
         row = next(iter(self.source.rows(sql)), None)
         values = tuple(row) if row is not None else ()
         return {

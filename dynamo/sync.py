@@ -34,7 +34,7 @@ from typing import Any, Optional
 
 from dynamo import shape
 from dynamo.config import Settings
-from dynamo.errors import WriteError
+from dynamo.errors import ExtractError, WriteError
 from dynamo.extract import Row, Source
 from dynamo.load import ItemWriter, advice
 from dynamo.shape import Rejected, Shaped
@@ -182,22 +182,49 @@ REJECT_REASONS: tuple[str, ...] = (
 LOWEST_CLIENTID = 0
 
 
-def plan_sql(schema: str) -> str:
-    """Upper bounds of consecutive clientid ranges of ``:chunk`` clients, up to ``:limit``.
+def setup_sql(settings: Settings) -> list[str]:
+    """The statements that create the sync's schema and tables (``create-views`` runs them).
 
-    This and the two below are statements of ``sql/sync_queries.sql``.
+    This and the ones below are statements of ``sql/sync_queries.sql``.
     """
-    return sync_query("plan", schema)
+    names = ["create_sync_schema", *(f"create_{kind.view}" for kind in KINDS.values())]
+    return [_query(name, settings) for name in names]
 
 
-def range_sql(kind: TableKind, schema: str) -> str:
+def snapshot_sql(kind: TableKind, settings: Settings) -> list[str]:
+    """One transaction that replaces the sync's copy of ``kind``'s view: the only
+    statement of a run that reads the view (and so the transactions)."""
+    return [_query(f"clear_{kind.view}", settings), _query(f"snapshot_{kind.view}", settings)]
+
+
+def plan_sql(kind: TableKind, settings: Settings) -> str:
+    """Upper bounds of consecutive clientid ranges of ``:chunk`` clients, up to ``:limit``."""
+    return _query(f"plan_{kind.view}", settings)
+
+
+def range_sql(kind: TableKind, settings: Settings) -> str:
     """The rows of the clients with ``:low < clientid <= :high``, ordered for shaping."""
-    return sync_query(kind.range_query, schema)
+    return _query(kind.range_query, settings)
 
 
-def rejects_sql(schema: str) -> str:
+def rejects_sql(settings: Settings) -> str:
     """The counts of source rows that the views leave out, by reason."""
-    return sync_query("rejects", schema)
+    return _query("rejects", settings)
+
+
+def _query(name: str, settings: Settings) -> str:
+    return sync_query(name, settings.views_schema, settings.sync_schema)
+
+
+def take_snapshot(source: Source, kind: TableKind, settings: Settings) -> None:
+    """Copy ``kind``'s view into the sync's table (see ``sql/sync_queries.sql``)."""
+    try:
+        source.execute_script(snapshot_sql(kind, settings))
+    except ExtractError as error:
+        raise ExtractError(
+            f"{error}; if the sync's tables are missing, run `contabyx-etl create-views` "
+            f"(it creates them in SYNC_SCHEMA {settings.sync_schema})"
+        ) from error
 
 
 def plan_ranges(bounds: list[int]) -> list[tuple[int, int]]:
@@ -218,16 +245,16 @@ class Plan:
 
     @property
     def statements(self) -> int:
-        """The statements the run sends: the plan's own and one per range."""
-        return len(self.ranges) + 1
+        """The statements the run sends: the snapshot, the plan and one per range."""
+        return len(self.ranges) + 2
 
 
-def read_plan(source: Source, settings: Settings, entries: int) -> Plan:
+def read_plan(source: Source, kind: TableKind, settings: Settings, entries: int) -> Plan:
     """Plan a run of ``entries`` clients (0: every client) with one statement."""
     bounds = [
         (int(clientid), int(rank))
         for clientid, rank in source.rows(
-            plan_sql(settings.views_schema),
+            plan_sql(kind, settings),
             {"limit": entries or _NO_LIMIT, "chunk": settings.chunk_clients},
         )
     ]
@@ -267,7 +294,7 @@ class RangeReader:
         source: Source,
         writer: ItemWriter,
         table: str,
-        schema: str,
+        sql: str,
         run: str,
         progress: Progress,
     ) -> None:
@@ -276,7 +303,7 @@ class RangeReader:
         self.rows = 0
         self.rejected: list[Rejected] = []
         self._source, self._writer, self._progress = source, writer, progress
-        self._sql = range_sql(kind, schema)
+        self._sql = sql
         self._lock = threading.Lock()
 
     def read(self, low: int, high: int) -> None:
@@ -360,7 +387,8 @@ def sync_table(
     table = getattr(settings, kind.table_setting)
     started = time.monotonic()
 
-    plan = read_plan(source, settings, entries)
+    take_snapshot(source, kind, settings)
+    plan = read_plan(source, kind, settings, entries)
     progress.planned(plan.clients)
     log.info(
         "%s: run %s, %d clientid ranges of up to %d clients",
@@ -380,7 +408,7 @@ def sync_table(
         source=source,
         writer=writer,
         table=table,
-        schema=settings.views_schema,
+        sql=range_sql(kind, settings),
         run=run,
         progress=progress,
     )

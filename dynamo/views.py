@@ -17,7 +17,7 @@ import re
 from importlib import resources
 from typing import Optional
 
-from dynamo.config import SQL_NAME
+from dynamo.config import SQL_NAME, Settings
 from dynamo.errors import ConfigError
 from dynamo.extract import Source
 
@@ -34,8 +34,8 @@ _UNION = (
 
 #: The line before each statement of a file of named statements.
 _NAME_LINE = re.compile(r"^-- name: (\w+)$", re.MULTILINE)
-#: How ``sql/sync_queries.sql`` names the views' schema.
-_VIEWS_FROM = re.compile(r"\b(FROM )contabyx\.")
+#: How ``sql/sync_queries.sql`` names the sync's schema, and the views' schema.
+_SCHEMAS = re.compile(r"\b(?:(contabyx_sync)\b|contabyx(?=\.))")
 
 
 def package_sql(name: str) -> str:
@@ -73,12 +73,23 @@ def named_statements(sql: str) -> dict[str, str]:
     return out
 
 
-def sync_query(name: str, views_schema: str = "contabyx") -> str:
-    """Statement ``name`` of ``sql/sync_queries.sql``, reading the views in ``views_schema``."""
+def sync_query(
+    name: str,
+    views_schema: str = Settings.views_schema,
+    sync_schema: str = Settings.sync_schema,
+) -> str:
+    """Statement ``name`` of ``sql/sync_queries.sql``, reading the views in
+    ``views_schema`` and the sync's tables in ``sync_schema``.
+
+    >>> sync_query("clear_clients_info", sync_schema="etl")
+    'DELETE FROM etl.clients_info'
+    """
     _check_name("views schema", views_schema)
+    _check_name("sync schema", sync_schema)
     statement = named_statements(package_sql("sync_queries.sql"))[name]
-    # The schema name passed SQL_NAME: it cannot carry SQL.
-    return _VIEWS_FROM.sub(rf"\g<1>{views_schema}.", statement)
+    # Both names passed SQL_NAME: they cannot carry SQL. One pass, so that neither
+    # name is taken for the other's placeholder.
+    return _SCHEMAS.sub(lambda m: sync_schema if m[1] else views_schema, statement)
 
 
 def _check_name(what: str, name: Optional[str]) -> None:
@@ -156,8 +167,9 @@ def create_views(
     source: Source,
     *,
     spectrum_schema: Optional[str] = None,
-    views_schema: str = "contabyx",
+    views_schema: str = Settings.views_schema,
     late_binding: bool = True,
+    sync_schema: str = Settings.sync_schema,
 ) -> list[str]:
     """Create or replace every view; returns the statements run.
 
@@ -181,7 +193,44 @@ def create_views(
             run.append(drop)
         source.execute(statement)
         run.append(statement)
+    return run + _create_sync_tables(source, views_schema, sync_schema)
+
+
+def _create_sync_tables(source: Source, views_schema: str, sync_schema: str) -> list[str]:
+    """The sync's schema, and its copy of each view it reads (``create_<view>`` in
+    ``sql/sync_queries.sql``); a copy whose columns are not the statement's is dropped
+    and created again (it holds nothing a run does not write anew)."""
+    names = named_statements(package_sql("sync_queries.sql"))
+    run = [sync_query("create_sync_schema", views_schema, sync_schema)]
+    source.execute(run[0])
+    for name in (name.removeprefix("create_") for name in names if name.startswith("create_")):
+        if name == "sync_schema":
+            continue
+        statement = sync_query(f"create_{name}", views_schema, sync_schema)
+        old = [column[0] for column in _columns(source, sync_schema, name)]
+        if old and old != table_columns(statement):
+            log.info("%s.%s changes its columns: dropping it to create it again", sync_schema, name)
+            drop = f"DROP TABLE {sync_schema}.{name}"
+            source.execute(drop)
+            run.append(drop)
+        source.execute(statement)
+        run.append(statement)
     return run
+
+
+def table_columns(statement: str) -> list[str]:
+    """The column names a one-line CREATE TABLE statement declares, in order.
+
+    >>> table_columns("CREATE TABLE s.t ( a BIGINT NOT NULL, b DECIMAL(38, 2), PRIMARY KEY (a) )")
+    ['a', 'b']
+    """
+    body = statement[statement.index("(") + 1 :]
+    out = []
+    for match in re.finditer(r"(?:^|,)\s*(\w+)\s+(\w+)", body):
+        if match[1].upper() in ("PRIMARY", "UNIQUE", "FOREIGN", "CONSTRAINT"):
+            break
+        out.append(match[1].lower())
+    return out
 
 
 def _columns(source: Source, schema: str, name: str) -> list[tuple[str, ...]]:

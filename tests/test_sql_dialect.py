@@ -53,7 +53,7 @@ REDSHIFT_FUNCTIONS = frozenset(
     {"Sum", "Count", "Min", "Max", "Cast", "Extract", "RowNumber", "Least", "Case", "If"}
 )
 #: Statement kinds the product sends.
-STATEMENT_KINDS = (exp.Select, exp.Union, exp.Create, exp.Drop, exp.Set)
+STATEMENT_KINDS = (exp.Select, exp.Union, exp.Create, exp.Drop, exp.Set, exp.Insert, exp.Delete)
 #: Redshift commands sqlglot keeps as opaque commands (documented Redshift SQL).
 _REDSHIFT_COMMANDS = re.compile(
     r"^(DECLARE \w+ CURSOR FOR \S|FETCH (FORWARD )?(\d+|ALL|\w+) FROM \w+$|CLOSE \w+$)",
@@ -192,7 +192,7 @@ def test_the_literal_scan_finds_the_statements() -> None:
 
 def test_the_sync_statements_are_checked() -> None:
     # The sync's statements live in sql/sync_queries.sql, not in literals.
-    assert {"sync plan", "sync range_clients_info", "sync rejects"} <= set(BUILT)
+    assert {"sync plan_clients_info", "sync range_clients_info", "sync rejects"} <= set(BUILT)
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,7 @@ import psycopg
 from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from ..sqltext import without_table_attributes
 from .errors import active_statements_exceeded, not_found, validation
 from .params import bind_parameters
 from .values import Column, Row
@@ -489,7 +490,8 @@ class StatementStore:
         sql: str,
         parameters: Optional[list[dict[str, str]]],
     ) -> tuple[Optional[Result], int]:
-        query, values = bind_parameters(sql, parameters)
+        # Redshift's DISTKEY/SORTKEY have no PostgreSQL syntax; they change no result.
+        query, values = bind_parameters(without_table_attributes(sql), parameters)
         encoding = conn.info.encoding
         result: Optional[Result] = None
         refs: _TableRefs = {}

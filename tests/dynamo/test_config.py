@@ -90,6 +90,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "REDSHIFT_IAM": ("true", True),
     "REDSHIFT_SSL": ("false", False),
     "VIEWS_SCHEMA": ("views2", "views2"),
+    "SYNC_SCHEMA": ("etl_state", "etl_state"),
     "CLIENTS_INFO_TABLE": ("ci_sample", "ci_sample"),
     "CLIENTS_INFO_BY_YEAR_TABLE": ("ciby_sample", "ciby_sample"),
     "WORKERS": ("3", 3),

@@ -48,10 +48,12 @@ def _where(statement: str) -> str:
 
 def test_the_sync_statements_file_names_each_statement_once() -> None:
     names = named_statements(package_sql("sync_queries.sql"))
-    assert set(names) == {"plan", "range_clients_info", "range_clients_info_by_month", "rejects"}
-    assert all(
-        "\n" not in statement and statement.startswith("SELECT ") for statement in names.values()
-    )
+    per_view = ("create", "clear", "snapshot", "plan", "range")
+    views = ("clients_info", "clients_info_by_month")
+    assert set(names) == {"create_sync_schema", "rejects"} | {
+        f"{step}_{view}" for step in per_view for view in views
+    }
+    assert all("\n" not in statement for statement in names.values())
 
 
 @pytest.mark.parametrize(
