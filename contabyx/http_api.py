@@ -509,10 +509,10 @@ class _Shield:
 # --- the application ----------------------------------------------------------------
 
 
-def _id(text: str, name: str = "clientid") -> int:
+def _id(text: str, name: str = "clientid", code: str = "invalid_clientid") -> int:
     """A path or list id as int, for the library to check (it gives the messages)."""
     if not _INTEGER.fullmatch(text.strip()):
-        raise _Failure(400, "invalid_clientid", f"{name} must be an int, got {text!r:.40}")
+        raise _Failure(400, code, f"{name} must be an int, got {text!r:.40}")
     return int(text)
 
 
@@ -634,7 +634,7 @@ def create_app(api: contabyxAPI, settings: Optional[HttpSettings] = None) -> Fas
         parts = ids.split(",")
         if len(parts) > MAX_IDS:
             raise _Failure(400, "invalid_ids", f"ids lists {len(parts)} ids; at most {MAX_IDS}")
-        wanted = [_id(p, f"ids[{n}]") for n, p in enumerate(parts)]
+        wanted = [_id(p, f"ids[{n}]", "invalid_ids") for n, p in enumerate(parts)]
         found = lookup("GET /clients", lambda: api.clients(wanted, _BY[by]))
         unknown = [str(i) for i in dict.fromkeys(wanted) if i not in found]
         return answer(request, {"clients": [_level(c) for c in found.values()], "unknown": unknown})
