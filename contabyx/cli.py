@@ -144,6 +144,12 @@ def _serve(args: argparse.Namespace) -> int:
     except (TypeError, ValueError, ContabyxError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
+    # One line per failed request (the 5xx), on stderr beside uvicorn's own lines.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
+    http_log = logging.getLogger("contabyx.http")
+    http_log.addHandler(handler)
+    http_log.propagate = False
     if args.host not in (LOOPBACK, "localhost", "::1"):
         print(
             f"{PROG}: listening on {args.host}, beyond this machine, with no authentication",
