@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Annotated, Any, Callable, Literal, Optional, Union
+from typing import Annotated, Any, Callable, Literal, Optional, Union, cast
 
 from fastapi import FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -456,8 +456,11 @@ def _aws_failure(exc: ContabyxError, where: str) -> _Failure:
     return _Failure(status, code, message)
 
 
-def _validation_message(exc: RequestValidationError) -> tuple[str, str]:
-    """The code and message of FastAPI's first refusal of a parameter."""
+def _validation_message(
+    exc: RequestValidationError, library_says: Callable[[str, object], Optional[str]]
+) -> tuple[str, str]:
+    """The code and message of FastAPI's first refusal of a parameter: for a year or a
+    month that is not an integer, the library's own message for it."""
     first = exc.errors()[0] if exc.errors() else {}
     loc = first.get("loc") or ()
     name = str(loc[-1]) if loc else "request"
@@ -473,7 +476,7 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str]:
         return code, f"{name} is required"
     if name == "by":
         return code, f"by must be one of 'total', 'year', 'month', got {raw!r:.40}"
-    return code, f"{name} must be an int, got {raw!r:.40}"
+    return code, library_says(name, raw) or f"{name} must be an int, got {raw!r:.40}"
 
 
 class _Shield:
@@ -509,11 +512,10 @@ class _Shield:
 # --- the application ----------------------------------------------------------------
 
 
-def _id(text: str, name: str = "clientid", code: str = "invalid_clientid") -> int:
-    """A path or list id as int, for the library to check (it gives the messages)."""
-    if not _INTEGER.fullmatch(text.strip()):
-        raise _Failure(400, code, f"{name} must be an int, got {text!r:.40}")
-    return int(text)
+def _id(text: str) -> Any:
+    """A path or list id as int when it is an integer, else the text itself: the
+    library checks both (before any request) and words the refusal."""
+    return int(text) if _INTEGER.fullmatch(text.strip()) else text
 
 
 # Parameters, as FastAPI reads and documents them.
@@ -597,9 +599,24 @@ def create_app(api: contabyxAPI, settings: Optional[HttpSettings] = None) -> Fas
     async def _failure(_: Request, exc: _Failure) -> Response:
         return _error(exc.status, exc.code, exc.message)
 
+    def library_says(name: str, raw: object) -> Optional[str]:
+        """The library's message for a year or month that is not an int (text): its
+        checks refuse it before any request is made."""
+        probes: dict[str, Callable[[], object]] = {
+            "year": lambda: api.income(0, cast(Any, raw)),
+            "month": lambda: api.income(0, 2000, cast(Any, raw)),
+        }
+        if name not in probes or not isinstance(raw, str):
+            return None
+        try:
+            probes[name]()
+        except (TypeError, ValueError) as refused:
+            return str(refused)
+        return None
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> Response:
-        return _error(400, *_validation_message(exc))
+        return _error(400, *_validation_message(exc, library_says))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
@@ -634,7 +651,7 @@ def create_app(api: contabyxAPI, settings: Optional[HttpSettings] = None) -> Fas
         parts = ids.split(",")
         if len(parts) > MAX_IDS:
             raise _Failure(400, "invalid_ids", f"ids lists {len(parts)} ids; at most {MAX_IDS}")
-        wanted = [_id(p, f"ids[{n}]", "invalid_ids") for n, p in enumerate(parts)]
+        wanted = [_id(p) for p in parts]
         found = lookup("GET /clients", lambda: api.clients(wanted, _BY[by]))
         unknown = [str(i) for i in dict.fromkeys(wanted) if i not in found]
         return answer(request, {"clients": [_level(c) for c in found.values()], "unknown": unknown})

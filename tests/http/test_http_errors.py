@@ -100,12 +100,32 @@ def test_bad_values_are_400_with_the_librarys_message(
 
 
 @pytest.mark.parametrize(
+    ("path", "code", "same_as"),
+    [
+        ("/clients/abc", "invalid_clientid", lambda a: a.client("abc")),
+        ("/clients/1.5/balance", "invalid_clientid", lambda a: a.balance("1.5")),
+        ("/clients/1/income?year=abc", "invalid_year", lambda a: a.income(1, "abc")),
+        ("/clients/1/income?year=", "invalid_year", lambda a: a.income(1, "")),
+        (
+            "/clients/1/expense?year=2020&month=x",
+            "invalid_month",
+            lambda a: a.expense(1, 2020, "x"),
+        ),
+        ("/clients?ids=", "invalid_ids", lambda a: a.clients([""])),
+        ("/clients?ids=1,x", "invalid_ids", lambda a: a.clients([1, "x"])),
+    ],
+)
+def test_bad_types_are_400_with_the_librarys_message(
+    server: Served, path: str, code: str, same_as: Callable[[contabyxAPI], Any]
+) -> None:
+    message = check_error(*server.get(path), 400, code)
+    assert message == library_message(same_as)
+    assert "not str" in message
+
+
+@pytest.mark.parametrize(
     ("path", "code", "message"),
     [
-        ("/clients/abc", "invalid_clientid", "clientid must be an int, got 'abc'"),
-        ("/clients/1.5/balance", "invalid_clientid", "clientid must be an int, got '1.5'"),
-        ("/clients/1/income?year=abc", "invalid_year", "year must be an int, got 'abc'"),
-        ("/clients/1/expense?year=2020&month=x", "invalid_month", "month must be an int, got 'x'"),
         (
             "/clients/1?by=week",
             "invalid_by",
@@ -117,12 +137,10 @@ def test_bad_values_are_400_with_the_librarys_message(
             "by must be one of 'total', 'year', 'month', got 'day'",
         ),
         ("/clients", "invalid_ids", "ids is required"),
-        ("/clients?ids=", "invalid_ids", "ids[0] must be an int, got ''"),
-        ("/clients?ids=1,x", "invalid_ids", "ids[1] must be an int, got 'x'"),
         ("/clients?ids=" + ",".join(["1"] * 101), "invalid_ids", "ids lists 101 ids; at most 100"),
     ],
 )
-def test_bad_types_are_400(server: Served, path: str, code: str, message: str) -> None:
+def test_by_and_the_id_list_are_400(server: Served, path: str, code: str, message: str) -> None:
     assert check_error(*server.get(path), 400, code) == message
 
 
