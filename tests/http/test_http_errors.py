@@ -271,8 +271,20 @@ def test_health_never_reads_dynamodb(
 
 
 def test_the_server_listens_on_loopback_only(server: Served) -> None:
-    assert server.host == "127.0.0.1"
+    """Started without --host: its listening socket is bound to 127.0.0.1."""
     assert "--host" not in server.command()
+    listening = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, port = local.split(":")
+        if state == "0A" and int(port, 16) == server.port:
+            listening.append(address)
+    assert listening == ["0100007F"]  # 127.0.0.1, little-endian hex
+    v6 = Path("/proc/net/tcp6")
+    if v6.exists():
+        for line in v6.read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            assert not (state == "0A" and int(local.rsplit(":", 1)[1], 16) == server.port)
 
 
 def test_a_bad_setting_stops_serve_with_one_line(tmp_path: Path, local_stack: Any) -> None:
