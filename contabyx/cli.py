@@ -72,8 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="the HTTP API on this machine (needs the http extra)",
-        description="Serve the HTTP API (JSON, read-only) until interrupted. It has no "
-        "authentication of its own: keep it on loopback.",
+        description="Serve the HTTP API (JSON, read-only) until interrupted; amounts are "
+        "always exact decimal strings. It has no authentication of its own: keep it on "
+        "loopback.",
     )
     serve.add_argument("--host", default=LOOPBACK, help=f"address to listen on ({LOOPBACK})")
     serve.add_argument("--port", type=int, default=8080, help="port (8080)")

@@ -37,6 +37,7 @@ def server(
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     with Served(TABLES, log=log) as served:
         yield served
+    assert "Traceback" not in log.read_text()
 
 
 # --- what the API must answer, from the independent figures --------------------------
