@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
+import boto3
 import pytest
 
 from contabyx import contabyxAPI
@@ -25,6 +26,8 @@ SENTINEL_TOKEN = "sentinel-http-session-token-0042"
 SENTINELS = (SENTINEL_KEY_ID, SENTINEL_SECRET, SENTINEL_TOKEN)
 #: A client whose by-year item is missing (a sync that did not complete).
 HALF = 4_000_000_000_000_002
+#: A client whose clients_info item holds text where a figure should be.
+GARBLED = 4_000_000_000_000_003
 
 #: Checks arguments only: every call below raises before any request.
 _LIBRARY = contabyxAPI(region_name="us-east-1", endpoint_url="http://127.0.0.1:9")
@@ -296,3 +299,16 @@ def test_a_bad_setting_stops_serve_with_one_line(tmp_path: Path, local_stack: An
         served.__exit__()
     text = served.log_text()
     assert text.count("\n") == 1 and "HTTP_CACHE_MAX_AGE" in text
+
+
+def test_an_unexpected_error_is_500_and_one_line(server: Served) -> None:
+    """An item no sync writes (a figure that is text) makes the library fail in a way
+    nothing maps: a 500 with its code, one log line, no traceback."""
+    boto3.client("dynamodb").put_item(
+        TableName=INFO,
+        Item={"clientid": {"N": str(GARBLED)}, "balance": {"S": "not a number"}, "run": {"S": "x"}},
+    )
+    check_error(*server.get(f"/clients/{GARBLED}"), 500, "internal_error")
+    log = server.log_text()
+    assert "500 internal_error" in log
+    assert "Traceback" not in log
