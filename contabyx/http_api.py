@@ -349,12 +349,14 @@ def _error_response(description: str, example: dict[str, str]) -> dict[str, Any]
 _CACHE_HEADERS = {
     "ETag": {
         "description": "SHA-256 of the body: changes exactly when the figures shown change.",
+        "required": True,
         "schema": {"type": "string"},
     },
     "Cache-Control": {
         "description": "private, max-age: until the next sync is due, at most "
         "HTTP_CACHE_MAX_AGE seconds.",
-        "schema": {"type": "string"},
+        "required": True,
+        "schema": {"type": "string", "pattern": "^private, max-age=[0-9]+$"},
     },
 }
 _BAD = _error_response(
@@ -376,7 +378,11 @@ _SERVER: dict[Union[int, str], dict[str, Any]] = {
             {"code": "throttled", "message": "DynamoDB throttled the lookup; retry in 1 s"},
         ),
         "headers": {
-            "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "string"}}
+            "Retry-After": {
+                "description": "Seconds to wait.",
+                "required": True,
+                "schema": {"type": "string", "pattern": "^[0-9]+$"},
+            }
         },
     },
 }
