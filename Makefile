@@ -77,6 +77,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[sync,dev,bench]'
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/lookups.py
+	$(BIN)/python bench/http.py
 
 clean:
 	-$(BIN)/contabyx-local down

@@ -8,6 +8,7 @@ the command line.
     contabyx expense 42 --year 2019
     contabyx client 42 --by month             # {"clientid": 42, ..., "years": {"2019": ...}}
     contabyx --exact balance 42               # 10.50: every digit stored, no float
+    contabyx serve [--host 127.0.0.1] [--port 8080]   # the HTTP API (the http extra)
 
 Timeouts: ``AWS_CONNECT_TIMEOUT`` and ``AWS_READ_TIMEOUT`` (seconds), as for the library.
 
@@ -31,6 +32,7 @@ from contabyx.errors import ClientNotFound, ContabyxError
 from contabyx.layout import CLIENTS_INFO_BY_YEAR_TABLE, CLIENTS_INFO_TABLE
 
 PROG = "contabyx"
+LOOPBACK = "127.0.0.1"
 _BY = {"total": "total", "year": "by_year", "month": "by_month"}
 
 
@@ -67,6 +69,16 @@ def _parser() -> argparse.ArgumentParser:
     client = commands.add_parser("client", help="every figure of the client")
     client.add_argument("id", type=int, metavar="ID")
     client.add_argument("--by", choices=tuple(_BY), default="total")
+    serve = commands.add_parser(
+        "serve",
+        help="the HTTP API on this machine (needs the http extra)",
+        description="Serve the HTTP API (JSON, read-only) until interrupted; amounts are "
+        "always exact decimal strings. It has no authentication of its own: keep it on "
+        "loopback.",
+    )
+    serve.add_argument("--host", default=LOOPBACK, help=f"address to listen on ({LOOPBACK})")
+    serve.add_argument("--port", type=int, default=8080, help="port (8080)")
+    serve.add_argument("--access-log", action="store_true", help="log every request on stderr")
     return parser
 
 
@@ -103,6 +115,59 @@ def to_json(value: Any) -> str:
     return json.dumps(value)
 
 
+def _serve(args: argparse.Namespace) -> int:
+    """``contabyx serve``: one process, one library instance (exact amounts) shared by
+    every request; 1 with one line on stderr when it cannot start."""
+    try:
+        import uvicorn
+
+        from contabyx.http_api import HttpSettings, create_app
+    except ImportError as exc:
+        print(
+            f"{PROG}: serve needs the http extra ({exc.name} is missing): "
+            "pip install 'contabyx[http]'",
+            file=sys.stderr,
+        )
+        return 1
+    if not 0 < args.port < 65536:
+        print(f"{PROG}: --port must be between 1 and 65535, got {args.port}", file=sys.stderr)
+        return 2
+    try:
+        api = contabyxAPI(
+            region_name=args.region,
+            endpoint_url=args.endpoint_url,
+            clients_info_table=args.clients_info_table,
+            clients_info_by_year_table=args.clients_info_by_year_table,
+            consistent_read=args.consistent_read,
+            exact=True,
+        )
+        app = create_app(api, HttpSettings.from_env())
+    except (TypeError, ValueError, ContabyxError) as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    # One line per failed request (the 5xx), on stderr beside uvicorn's own lines.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
+    http_log = logging.getLogger("contabyx.http")
+    http_log.addHandler(handler)
+    http_log.propagate = False
+    if args.host not in (LOOPBACK, "localhost", "::1"):
+        print(
+            f"{PROG}: listening on {args.host}, beyond this machine, with no authentication",
+            file=sys.stderr,
+        )
+    with api:
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            access_log=args.access_log,
+            log_level="info",
+            server_header=False,
+        )
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status.
 
@@ -116,6 +181,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error(f"{args.command}: --month needs --year")
     if args.verbose:
         _log_retries()
+    if args.command == "serve":
+        return _serve(args)
     try:
         api = contabyxAPI(
             region_name=args.region,
