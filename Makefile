@@ -19,7 +19,7 @@ MIN_DESELECT := tests/devstack/test_dataapi.py::test_a_batch_is_one_transaction
 .PHONY: help install lint unit test min-versions soak demo down bench clean
 
 help:
-	@echo "make demo   - local stack, 1,000 seeded clients, full sync, lookups"
+	@echo "make demo   - local stack, 1,000 seeded clients, full sync, lookups, contabyx serve"
 	@echo "make unit   - the tests that need no Java, PostgreSQL, server or network (seconds)"
 	@echo "make test   - lint and the whole test suite on the local stack, then min-versions"
 	@echo "make min-versions - the oldest allowed dependencies: stackless tests and full syncs"
@@ -71,6 +71,7 @@ demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
 down: $(STAMP)
+	$(BIN)/python scripts/demo.py --stop-serve
 	$(BIN)/contabyx-local down
 
 bench: $(STAMP)
