@@ -74,7 +74,16 @@ def bare_install(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         timeout=60,
         cwd=base,
     )
-    return json.loads(probe.stdout)
+    answer = dict(json.loads(probe.stdout))
+    serve = subprocess.run(
+        [str(base / "venv" / "bin" / "contabyx"), "serve", "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=base,
+    )
+    answer["serve"] = {"status": serve.returncode, "stderr": serve.stderr}
+    return answer
 
 
 def test_the_library_imports_with_boto3_alone(bare_install: dict[str, object]) -> None:
@@ -100,3 +109,11 @@ def test_the_sync_imports_here() -> None:
         [sys.executable, "-c", "import dynamo.query"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_serving_over_http_names_the_extra_to_install(bare_install: dict[str, object]) -> None:
+    serve = bare_install["serve"]
+    assert isinstance(serve, dict)
+    assert serve["status"] != 0
+    assert "pip install 'contabyx[http]'" in serve["stderr"]
+    assert "Traceback" not in serve["stderr"]
