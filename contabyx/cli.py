@@ -41,7 +41,9 @@ def _parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Per-client balance, income and expense, read from DynamoDB.",
     )
-    parser.add_argument("--region", default=None, help="AWS region (default: the AWS chain)")
+    parser.add_argument(
+        "--region", dest="region_name", default=None, help="AWS region (default: the AWS chain)"
+    )
     parser.add_argument(
         "--endpoint-url", default=None, help="DynamoDB endpoint (default: AWS_ENDPOINT_URL_*)"
     )
@@ -133,14 +135,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"{PROG}: --port must be between 1 and 65535, got {args.port}", file=sys.stderr)
         return 2
     try:
-        api = contabyxAPI(
-            region_name=args.region,
-            endpoint_url=args.endpoint_url,
-            clients_info_table=args.clients_info_table,
-            clients_info_by_year_table=args.clients_info_by_year_table,
-            consistent_read=args.consistent_read,
-            exact=True,
-        )
+        api = _api(args, exact=True)
         app = create_app(api, HttpSettings.from_env())
     except (TypeError, ValueError, ContabyxError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
@@ -168,6 +163,20 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The options of ``contabyxAPI`` the command line sets, under their own names.
+_API_OPTIONS = (
+    "region_name",
+    "endpoint_url",
+    "clients_info_table",
+    "clients_info_by_year_table",
+    "consistent_read",
+)
+
+
+def _api(args: argparse.Namespace, *, exact: bool) -> contabyxAPI:
+    return contabyxAPI(**{name: getattr(args, name) for name in _API_OPTIONS}, exact=exact)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status.
 
@@ -184,14 +193,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command == "serve":
         return _serve(args)
     try:
-        api = contabyxAPI(
-            region_name=args.region,
-            endpoint_url=args.endpoint_url,
-            clients_info_table=args.clients_info_table,
-            clients_info_by_year_table=args.clients_info_by_year_table,
-            consistent_read=args.consistent_read,
-            exact=args.exact,
-        )
+        api = _api(args, exact=args.exact)
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
     except ContabyxError as exc:

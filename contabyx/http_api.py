@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Annotated, Any, Callable, Literal, Optional, Union, cast
+from typing import Annotated, Any, Callable, Literal, Optional, TypeVar, Union, cast
 
 from fastapi import FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -55,6 +55,7 @@ from contabyx.errors import (
     TableNotFound,
     Throttled,
 )
+from contabyx.layout import MAX_YEAR, MIN_YEAR
 
 __all__ = ["MAX_IDS", "HttpSettings", "cache_seconds", "create_app", "encode_amount"]
 
@@ -405,6 +406,18 @@ def _client_responses(not_found: bool = True) -> dict[Union[int, str], dict[str,
     return responses
 
 
+_Handler = TypeVar("_Handler", bound=Callable[..., Any])
+
+
+def _clients_route(
+    app: FastAPI, path: str, model: Any, *, not_found: bool = True
+) -> Callable[[_Handler], _Handler]:
+    """``app.get`` for a lookup: its answer's model and every error it can give."""
+    return app.get(
+        path, response_model=model, responses=_client_responses(not_found), tags=["clients"]
+    )
+
+
 # --- errors -------------------------------------------------------------------------
 
 
@@ -533,21 +546,21 @@ ClientPath = Annotated[
         json_schema_extra={"pattern": _ID_PATTERN},
     ),
 ]
+
+
+def _bounded(description: str, example: int, low: int, high: int) -> Any:
+    """A query parameter documented with its range (checked by the library, not here,
+    so that a bad value gets the library's message)."""
+    schema = {"minimum": low, "maximum": high}
+    return Query(description=description, examples=[example], json_schema_extra=schema)
+
+
 YearQuery = Annotated[
     Optional[int],
-    Query(
-        description="A year (1 to 9999); without it, all time.",
-        examples=[2024],
-        json_schema_extra={"minimum": 1, "maximum": 9999},
-    ),
+    _bounded(f"A year ({MIN_YEAR} to {MAX_YEAR}); without it, all time.", 2024, MIN_YEAR, MAX_YEAR),
 ]
 MonthQuery = Annotated[
-    Optional[int],
-    Query(
-        description="A month (1 to 12) of the year; only with a year.",
-        examples=[6],
-        json_schema_extra={"minimum": 1, "maximum": 12},
-    ),
+    Optional[int], _bounded("A month (1 to 12) of the year; only with a year.", 6, 1, 12)
 ]
 ByQuery = Annotated[
     Literal["total", "year", "month"],
@@ -634,12 +647,7 @@ def create_app(api: contabyxAPI, settings: Optional[HttpSettings] = None) -> Fas
         """Liveness: answers without reading DynamoDB."""
         return Response(b'{"status":"ok"}', media_type="application/json", headers=_NO_STORE)
 
-    @app.get(
-        "/clients",
-        response_model=Clients,
-        responses={**_client_responses(not_found=False)},
-        tags=["clients"],
-    )
+    @_clients_route(app, "/clients", Clients, not_found=False)
     def clients(
         request: Request,
         ids: Annotated[
@@ -662,12 +670,7 @@ def create_app(api: contabyxAPI, settings: Optional[HttpSettings] = None) -> Fas
         unknown = [str(i) for i in dict.fromkeys(wanted) if i not in found]
         return answer(request, {"clients": [_level(c) for c in found.values()], "unknown": unknown})
 
-    @app.get(
-        "/clients/{clientid}",
-        response_model=AnyClient,
-        responses=_client_responses(),
-        tags=["clients"],
-    )
+    @_clients_route(app, "/clients/{clientid}", AnyClient)
     def client(
         request: Request,
         clientid: ClientPath,
@@ -680,12 +683,7 @@ def create_app(api: contabyxAPI, settings: Optional[HttpSettings] = None) -> Fas
             request, _level(lookup("GET /clients/{clientid}", lambda: api.client(cid, _BY[by])))
         )
 
-    @app.get(
-        "/clients/{clientid}/balance",
-        response_model=Balance,
-        responses=_client_responses(),
-        tags=["clients"],
-    )
+    @_clients_route(app, "/clients/{clientid}/balance", Balance)
     def balance(
         request: Request, clientid: ClientPath, if_none_match: IfNoneMatch = None
     ) -> Response:
@@ -724,12 +722,7 @@ def create_app(api: contabyxAPI, settings: Optional[HttpSettings] = None) -> Fas
         return handler
 
     for name, model in (("income", Income), ("expense", Expense)):
-        app.get(
-            f"/clients/{{clientid}}/{name}",
-            response_model=model,
-            responses=_client_responses(),
-            tags=["clients"],
-        )(figure(name))
+        _clients_route(app, f"/clients/{{clientid}}/{name}", model)(figure(name))
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -755,12 +748,9 @@ def _drop_null(schema: dict[str, Any]) -> None:
 def _document(app: FastAPI) -> dict[str, Any]:
     """FastAPI's OpenAPI 3.1 document, with its 422 answers (which this application
     never gives: bad parameters are 400) taken out."""
+    described = ("title", "version", "openapi_version", "summary", "description")
     document = get_openapi(
-        title=app.title,
-        version=app.version,
-        openapi_version=app.openapi_version,
-        summary=app.summary,
-        description=app.description,
+        **{name: getattr(app, name) for name in described},
         routes=app.routes,
         tags=[
             {"name": "clients", "description": "A client's figures."},

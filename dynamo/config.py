@@ -47,6 +47,7 @@ def _env_key(name: str) -> str:
 class Settings:
     """Every setting of the sync. Field names are the environment keys, lower-cased."""
 
+    # The warehouse, through the Data API: CLUSTER with DBUSER, SECRET_ARN or WORKGROUP.
     database: str = "dev"
     cluster: Optional[str] = None
     dbuser: str = "awsuser"
@@ -54,27 +55,32 @@ class Settings:
     workgroup: Optional[str] = None
     aws_region: Optional[str] = None
     source: str = "data-api"
+    data_api_result_format: str = "csv"
+    # The warehouse, through redshift-connector (SOURCE=direct).
     redshift_host: Optional[str] = None
     redshift_port: int = 5439
     redshift_user: Optional[str] = None
     redshift_password: Optional[str] = field(default=None, repr=False)
     redshift_iam: bool = False
     redshift_ssl: bool = True
+    # Where the figures are read from, kept, and written to.
     views_schema: str = "contabyx"
     #: The schema of the tables the sync owns (its copy of the views).
     sync_schema: str = "contabyx_sync"
     clients_info_table: str = layout.CLIENTS_INFO_TABLE
     clients_info_by_year_table: str = layout.CLIENTS_INFO_BY_YEAR_TABLE
+    # How much runs at once, and how hard a failure is retried.
     workers: int = 8
     readers: int = 4
     chunk_clients: int = 1000
     max_retries: int = 20
     #: ``--prune`` refuses to delete more than this share of the stored clients.
     prune_max_share: float = 0.05
+    # Time limits, in seconds: nothing waits forever.
     statement_timeout: float = 3600.0
     aws_connect_timeout: float = 5.0
     aws_read_timeout: float = 20.0
-    data_api_result_format: str = "csv"
+    # Endpoints other than AWS's (the local stack, a VPC endpoint), and the log.
     aws_endpoint_url_dynamodb: Optional[str] = None
     aws_endpoint_url_redshift_data: Optional[str] = None
     log_level: str = "WARNING"

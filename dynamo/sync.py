@@ -221,9 +221,11 @@ def take_snapshot(source: Source, kind: TableKind, settings: Settings) -> None:
     try:
         source.execute_script(snapshot_sql(kind, settings))
     except ExtractError as error:
+        if "does not exist" not in str(error):
+            raise
         raise ExtractError(
-            f"{error}; if the sync's tables are missing, run `contabyx-etl create-views` "
-            f"(it creates them in SYNC_SCHEMA {settings.sync_schema})"
+            f"{error}; run `contabyx-etl create-views`: it creates the sync's tables "
+            f"in SYNC_SCHEMA ({settings.sync_schema})"
         ) from error
 
 

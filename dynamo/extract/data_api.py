@@ -42,9 +42,10 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, cast
 
 import boto3
+from botocore import xform_name
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -95,7 +96,7 @@ _UNREACHABLE = (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError)
 #: Keys this module keeps in botocore's per-request context.
 _REASON, _UNANSWERED = "contabyx_retry_reason", "contabyx_unanswered"
 #: A result page: a GetStatementResult or GetStatementResultV2 answer.
-_Page = TypeVar("_Page", bound=Mapping[str, Any])
+_Page = Mapping[str, Any]
 
 # --------------------------------------------------------------------------- helpers
 
@@ -362,69 +363,24 @@ class DataApiSource(Source):
         described = self._wait(statement_id, sql, cancel, deadline)
         if not described.get("HasResultSet", True):
             return
-        if self.result_format == "CSV":
-            yield from self._csv_rows(statement_id, sql, cancel, deadline)
-        else:
-            yield from self._json_rows(statement_id, sql, cancel, deadline)
-
-    def _json_rows(
-        self,
-        statement_id: str,
-        sql: str,
-        cancel: Optional[threading.Event],
-        deadline: Optional[float],
-    ) -> Iterator[Row]:
-        """The rows of a FINISHED JSON statement, page by page."""
-        pages = self._client.get_paginator("get_statement_result").paginate(Id=statement_id)
-        convert: Optional[Callable[[Sequence[Field]], Row]] = None
-        for page in self._pages("GetStatementResult", pages, statement_id, sql, cancel, deadline):
-            records = page.get("Records") or []
-            # An empty result may come without ColumnMetadata: it has no row to convert.
-            if convert is None and (records or page.get("ColumnMetadata")):
-                width = len(records[0]) if records else 0
-                convert = record_converter(page.get("ColumnMetadata"), width)
-            if convert is not None:
-                for record in records:
-                    yield convert(record)  # type: ignore[arg-type]
-
-    def _csv_rows(
-        self,
-        statement_id: str,
-        sql: str,
-        cancel: Optional[threading.Event],
-        deadline: Optional[float],
-    ) -> Iterator[Row]:
-        """The rows of a FINISHED ``ResultFormat="CSV"`` statement, page by page."""
-        pages = self._client.get_paginator("get_statement_result_v2").paginate(Id=statement_id)
-        parser: Optional[CsvPageParser] = None
-        count, total = 0, None
-        for page in self._pages("GetStatementResultV2", pages, statement_id, sql, cancel, deadline):
-            first_page = parser is None
-            if parser is None:
-                parser = CsvPageParser(page.get("ColumnMetadata"))
-            rows = parser.rows(page.get("Records") or [], first_page=first_page)
-            for row in _read_csv(rows, statement_id, sql):
-                count += 1
-                yield row
-            total = page.get("TotalNumRows")
-        if isinstance(total, int) and total != count:
-            _log.warning(
-                "statement %s: read %d CSV rows, the result has %d", statement_id, count, total
-            )
+        csv = self.result_format == "CSV"
+        action = "GetStatementResultV2" if csv else "GetStatementResult"
+        pages = self._pages(action, statement_id, sql, cancel, deadline)
+        yield from _csv_rows(pages, statement_id, sql) if csv else _json_rows(pages)
 
     def _pages(
         self,
         action: str,
-        pages: Iterable[_Page],
         statement_id: str,
         sql: str,
         cancel: Optional[threading.Event],
         deadline: Optional[float],
     ) -> Iterator[_Page]:
-        """The result pages of a paginator, which fetches each one lazily: each request
-        is made only within the statement's deadline and while ``cancel`` is not set, and
-        its errors are translated like every other call's."""
-        fetch = iter(pages)
+        """The result pages of botocore's paginator for ``action``, which fetches each one
+        lazily: each request is made only within the statement's deadline and while
+        ``cancel`` is not set, and its errors are translated like every other call's."""
+        paginator = self._client.get_paginator(xform_name(action))  # type: ignore[call-overload]
+        fetch = iter(paginator.paginate(Id=statement_id))
         while True:
             self._check_reading(cancel, statement_id, sql, deadline)
             with self._aws_errors(action, statement_id, sql):
@@ -652,6 +608,39 @@ class DataApiSource(Source):
             raise ExtractError(
                 f"{name} {action} failed: {type(err).__name__}: {_one_line(str(err))} {where}"
             ) from err
+
+
+def _json_rows(pages: Iterable[_Page]) -> Iterator[Row]:
+    """The rows of a FINISHED JSON statement, page by page."""
+    convert: Optional[Callable[[Sequence[Field]], Row]] = None
+    for page in pages:
+        records = page.get("Records") or []
+        # An empty result may come without ColumnMetadata: it has no row to convert.
+        if convert is None and (records or page.get("ColumnMetadata")):
+            width = len(records[0]) if records else 0
+            convert = record_converter(page.get("ColumnMetadata"), width)
+        if convert is not None:
+            for record in records:
+                yield convert(record)  # type: ignore[arg-type]
+
+
+def _csv_rows(pages: Iterable[_Page], statement_id: str, sql: str) -> Iterator[Row]:
+    """The rows of a FINISHED ``ResultFormat="CSV"`` statement, page by page."""
+    parser: Optional[CsvPageParser] = None
+    count, total = 0, None
+    for page in pages:
+        first_page = parser is None
+        if parser is None:
+            parser = CsvPageParser(page.get("ColumnMetadata"))
+        rows = parser.rows(page.get("Records") or [], first_page=first_page)
+        for row in _read_csv(rows, statement_id, sql):
+            count += 1
+            yield row
+        total = page.get("TotalNumRows")
+    if isinstance(total, int) and total != count:
+        _log.warning(
+            "statement %s: read %d CSV rows, the result has %d", statement_id, count, total
+        )
 
 
 def _check_cancel(cancel: Optional[threading.Event], statement_id: str, sql: str) -> None:
