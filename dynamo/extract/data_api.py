@@ -45,7 +45,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, cast
 
 import boto3
-from botocore import xform_name
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -363,23 +362,26 @@ class DataApiSource(Source):
         described = self._wait(statement_id, sql, cancel, deadline)
         if not described.get("HasResultSet", True):
             return
-        csv = self.result_format == "CSV"
-        action = "GetStatementResultV2" if csv else "GetStatementResult"
-        pages = self._pages(action, statement_id, sql, cancel, deadline)
-        yield from _csv_rows(pages, statement_id, sql) if csv else _json_rows(pages)
+        reading = (statement_id, sql, cancel, deadline)
+        if self.result_format == "CSV":
+            v2 = self._client.get_paginator("get_statement_result_v2")
+            yield from _csv_rows(self._pages("GetStatementResultV2", v2, *reading), *reading[:2])
+        else:
+            v1 = self._client.get_paginator("get_statement_result")
+            yield from _json_rows(self._pages("GetStatementResult", v1, *reading))
 
     def _pages(
         self,
         action: str,
+        paginator: Any,
         statement_id: str,
         sql: str,
         cancel: Optional[threading.Event],
         deadline: Optional[float],
     ) -> Iterator[_Page]:
-        """The result pages of botocore's paginator for ``action``, which fetches each one
-        lazily: each request is made only within the statement's deadline and while
-        ``cancel`` is not set, and its errors are translated like every other call's."""
-        paginator = self._client.get_paginator(xform_name(action))  # type: ignore[call-overload]
+        """The result pages of ``paginator`` (botocore's, of ``action``), which fetches
+        each one lazily: each request is made only within the statement's deadline and
+        while ``cancel`` is not set, and its errors are translated like every other call's."""
         fetch = iter(paginator.paginate(Id=statement_id))
         while True:
             self._check_reading(cancel, statement_id, sql, deadline)
