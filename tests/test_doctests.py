@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import os
 import pkgutil
 
 import pytest
@@ -52,7 +53,11 @@ EXAMPLES = frozenset(
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_the_examples_run(name: str) -> None:
+def test_the_examples_run(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The Lambda entry point makes its DynamoDB client on import (its cold start), which
+    # needs a region, as Lambda always gives; making a client calls no AWS.
+    if not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     module = importlib.import_module(name)
     failures, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS, report=True)
     if name in EXAMPLES:
