@@ -55,7 +55,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from dynamo import backoff
+from contabyx import backoff
 from dynamo.config import Settings
 from dynamo.errors import ExtractError
 from dynamo.extract import ParamValue, Row, Source, short_sql
@@ -191,7 +191,7 @@ class DataApiSource(Source):
     an answer. botocore retries transient faults (``max_attempts`` attempts; an endpoint
     that does not answer, :data:`TIMEOUT_ATTEMPTS`); a submission refused for capacity
     (``ActiveStatementsExceededException``, throttling) is retried here instead, with
-    :func:`dynamo.backoff.delay`, at most ``max_retries`` times. Every retry is logged at
+    :func:`contabyx.backoff.delay`, at most ``max_retries`` times. Every retry is logged at
     INFO. ``statement_timeout`` covers the whole statement: submitting, waiting, reading.
 
     :meth:`rows` holds one result page in memory at a time; setting its ``cancel``
