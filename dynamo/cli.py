@@ -4,7 +4,7 @@
     contabyx-etl create-views [--spectrum-schema ext_contabyx]
     contabyx-etl run [--table clients_info|clients_info_by_year|all] [--entries N]
                      [--workers K] [--source data-api|direct] [--json]
-                     [--prune [--allow-mass-delete]]
+                     [--incremental | --full] [--prune] [--allow-mass-delete]
 
 Exit status:
 
@@ -81,11 +81,24 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="after a complete, successful run, delete items of clients no longer in the source",
     )
+    mode = run.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--incremental",
+        action="store_true",
+        help="write only the clients whose figures changed since the last complete run, "
+        "and delete those left with none",
+    )
+    mode.add_argument(
+        "--full",
+        action="store_true",
+        help="write every client and reset what the next --incremental compares with "
+        "(the default; after a table restore or a hand edit)",
+    )
     run.add_argument(
         "--allow-mass-delete",
         action="store_true",
-        help="let --prune delete even when the source returned no clients or more than "
-        "PRUNE_MAX_SHARE of the stored clients are gone (refused otherwise)",
+        help="let --prune or --incremental delete even when the source has no clients or "
+        "more than PRUNE_MAX_SHARE of the clients are gone (refused otherwise)",
     )
     return parser
 
@@ -161,7 +174,12 @@ def _sync_one(insert: Insert, name: str, args: argparse.Namespace) -> SyncResult
     progress = _Progress(name, enabled=sys.stderr.isatty() and not args.json)
     method = insert.clients_info if name == "clients_info" else insert.clients_info_by_month
     try:
-        return method(args.entries, progress=progress)
+        return method(
+            args.entries,
+            progress=progress,
+            incremental=args.incremental,
+            allow_mass_delete=args.allow_mass_delete,
+        )
     finally:
         progress.close()
 
@@ -171,6 +189,8 @@ def _summary_line(summary: dict[str, Any]) -> str:
     parts = []
     for name, t in summary["tables"].items():
         part = f"{name}: {t['items']} items"
+        part += f", {t['unchanged']} unchanged" if t.get("mode") == "incremental" else ""
+        part += f", {t['deleted']} deleted" if t.get("deleted") else ""
         part += f", {len(t['rejected'])} rejected" if t.get("rejected") else ""
         part += f", {t['pruned']} pruned" if "pruned" in t else ""
         parts.append(part)
@@ -258,8 +278,13 @@ def _check_run_arguments(parser: argparse.ArgumentParser, args: argparse.Namespa
         return
     if args.prune and args.entries:
         parser.error("--prune needs a complete run: it cannot go with --entries")
-    if args.allow_mass_delete and not args.prune:
-        parser.error("--allow-mass-delete only confirms --prune")
+    if args.incremental and (args.entries or args.prune):
+        parser.error(
+            "--incremental compares every client and deletes the gone ones itself: "
+            "it cannot go with --entries or --prune"
+        )
+    if args.allow_mass_delete and not (args.prune or args.incremental):
+        parser.error("--allow-mass-delete only confirms --prune or --incremental")
 
 
 def _setup_logging(level: Optional[str]) -> None:

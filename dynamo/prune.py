@@ -82,6 +82,12 @@ def plan_prune(
     table = result.table
     if result.entries != 0:
         raise PruneRefused(f"not pruning {table}: the sync was limited to {result.entries} clients")
+    if result.mode != "full":
+        # An incremental run wrote the changed clients only: the others are not stale.
+        raise PruneRefused(
+            f"not pruning {table}: an incremental run deletes the clients it finds gone "
+            "itself; --prune needs a full run"
+        )
     stored = stored_clientids(client, table, max_retries=max_retries)
     written = set(result.clientids)
     # A rejected client is still in the source: its old item is not stale.

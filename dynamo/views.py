@@ -196,17 +196,28 @@ def create_views(
     return run + _create_sync_tables(source, views_schema, sync_schema)
 
 
-def _create_sync_tables(source: Source, views_schema: str, sync_schema: str) -> list[str]:
-    """The sync's schema, and its copy of each view it reads (``create_<view>`` in
-    ``sql/sync_queries.sql``); a copy whose columns are not the statement's is dropped
-    and created again (it holds nothing a run does not write anew)."""
+def sync_tables(
+    views_schema: str = Settings.views_schema, sync_schema: str = Settings.sync_schema
+) -> dict[str, str]:
+    """Each table the sync owns, by name: its CREATE TABLE statement (the statements
+    ``create_<table>`` of ``sql/sync_queries.sql``)."""
     names = named_statements(package_sql("sync_queries.sql"))
+    tables = [name.removeprefix("create_") for name in names if name.startswith("create_")]
+    return {
+        table: sync_query(f"create_{table}", views_schema, sync_schema)
+        for table in tables
+        if table != "sync_schema"
+    }
+
+
+def _create_sync_tables(source: Source, views_schema: str, sync_schema: str) -> list[str]:
+    """The sync's schema and tables (:func:`sync_tables`). A table whose columns are not
+    its statement's (a new release) is dropped and created again: the copies are
+    written anew by every run, and an empty record of what was written makes the next
+    incremental run write every client."""
     run = [sync_query("create_sync_schema", views_schema, sync_schema)]
     source.execute(run[0])
-    for name in (name.removeprefix("create_") for name in names if name.startswith("create_")):
-        if name == "sync_schema":
-            continue
-        statement = sync_query(f"create_{name}", views_schema, sync_schema)
+    for name, statement in sync_tables(views_schema, sync_schema).items():
         old = [column[0] for column in _columns(source, sync_schema, name)]
         if old and old != table_columns(statement):
             log.info("%s.%s changes its columns: dropping it to create it again", sync_schema, name)

@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Functions the product may call, by sqlglot's name for them; each is in the Redshift
 #: SQL reference (aggregate, window, conditional, date and type conversion functions).
 REDSHIFT_FUNCTIONS = frozenset(
-    {"Sum", "Count", "Min", "Max", "Cast", "Extract", "RowNumber", "Least", "Case", "If"}
+    {"Sum", "Count", "Min", "Max", "Cast", "Extract", "RowNumber", "Least", "Case", "If", "Exists"}
 )
 #: Statement kinds the product sends.
 STATEMENT_KINDS = (exp.Select, exp.Union, exp.Create, exp.Drop, exp.Set, exp.Insert, exp.Delete)
