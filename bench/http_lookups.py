@@ -1,6 +1,6 @@
 """Benchmark of the HTTP API: ``contabyx serve`` against the library in-process.
 
-    python bench/http.py [--clients 2000] [--concurrency 32] [--seconds 30]
+    python bench/http_lookups.py [--clients 2000] [--concurrency 32] [--seconds 30]
 
 On the local stack, against the same synced tables, one after the other:
 
