@@ -14,9 +14,12 @@ from typing import Any
 import pytest
 
 from dynamo.errors import PruneRefused, WriteError
+from dynamo.extract import open_source
 from dynamo.query import Insert
 from dynamo.sync import SyncResult
-from tests.support.expected import from_warehouse
+from dynamo.views import create_views
+from tests.support.expected import compute, from_warehouse
+from tests.support.settings import settings_of
 from tests.support.synced import differences, fresh_tables, seeded
 
 CLIENTS = 150
@@ -168,3 +171,49 @@ def test_a_source_that_lost_most_clients_deletes_nothing(synced: Any) -> None:
     info, by_year = _sync(incremental=True)
     assert [(r.items, r.deleted) for r in (info, by_year)] == [(0, 0), (0, 0)]
     assert differences(TABLES, from_warehouse(synced)) == []
+
+
+SPECTRUM_TABLES = ("incr_spectrum_ci", "incr_spectrum_ciby")
+
+
+def _with_history(warehouse: Any) -> dict[int, Any]:
+    """Figures over the local transactions and the history table, as the views see them."""
+    with warehouse.cursor() as cur:
+        cur.execute("SELECT typeid, name, nature FROM contabyx.transactiontypes")
+        types = cur.fetchall()
+        cur.execute(
+            "SELECT * FROM contabyx.transactions UNION ALL SELECT * FROM ext_contabyx.transactions"
+        )
+        return compute(cur.fetchall(), types)
+
+
+def test_a_change_to_the_spectrum_history_is_seen(local_stack: Any, warehouse: Any) -> None:
+    seeded(local_stack, warehouse, clients=60, seed=47, years=(2020, 2022))
+    [client] = _clients(warehouse, 1)
+    income = _type(warehouse, "income")
+    with warehouse.cursor() as cur:
+        cur.execute("CREATE SCHEMA IF NOT EXISTS ext_contabyx")
+        cur.execute("DROP TABLE IF EXISTS ext_contabyx.transactions")
+        cur.execute(
+            "CREATE TABLE ext_contabyx.transactions (transactionid BIGINT, clientid BIGINT,"
+            " typeid INTEGER, time TIMESTAMP, amount DECIMAL(12,2))"
+        )
+        cur.execute(
+            "INSERT INTO ext_contabyx.transactions VALUES (1, %s, %s, '2012-01-31', 100.00)",
+            (client, income),
+        )
+    source = open_source(settings_of(local_stack.env))
+    try:
+        create_views(source, spectrum_schema="ext_contabyx", late_binding=False)
+        fresh_tables(*SPECTRUM_TABLES)
+        tables = dict(zip(("clients_info_table", "clients_info_by_year_table"), SPECTRUM_TABLES))
+        _sync(incremental=False, **tables)
+        with warehouse.cursor() as cur:
+            cur.execute("UPDATE ext_contabyx.transactions SET amount = 250.00")
+        info, by_year = _sync(incremental=True, **tables)
+        assert info.clientids == by_year.clientids == [client]
+        assert differences(SPECTRUM_TABLES, _with_history(warehouse)) == []
+    finally:
+        with warehouse.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS ext_contabyx.transactions CASCADE")
+        create_views(source, late_binding=False)
