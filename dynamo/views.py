@@ -217,9 +217,10 @@ def _create_sync_tables(source: Source, views_schema: str, sync_schema: str) -> 
     incremental run write every client."""
     run = [sync_query("create_sync_schema", views_schema, sync_schema)]
     source.execute(run[0])
-    for name, statement in sync_tables(views_schema, sync_schema).items():
+    tables = sync_tables(views_schema, sync_schema)
+    for name, statement in tables.items():
         old = [column[0] for column in _columns(source, sync_schema, name)]
-        if old and old != table_columns(statement):
+        if old and old != table_columns(statement, tables):
             log.info("%s.%s changes its columns: dropping it to create it again", sync_schema, name)
             drop = f"DROP TABLE {sync_schema}.{name}"
             source.execute(drop)
@@ -229,12 +230,18 @@ def _create_sync_tables(source: Source, views_schema: str, sync_schema: str) -> 
     return run
 
 
-def table_columns(statement: str) -> list[str]:
-    """The column names a one-line CREATE TABLE statement declares, in order.
+def table_columns(statement: str, tables: Optional[dict[str, str]] = None) -> list[str]:
+    """The column names a one-line CREATE TABLE statement declares, in order; for
+    ``(LIKE s.parent)``, the parent's, from its statement in ``tables``.
 
     >>> table_columns("CREATE TABLE s.t ( a BIGINT NOT NULL, b DECIMAL(38, 2), PRIMARY KEY (a) )")
     ['a', 'b']
+    >>> table_columns("CREATE TABLE s.u (LIKE s.t)", {"t": "CREATE TABLE s.t ( a BIGINT )"})
+    ['a']
     """
+    like = re.search(r"\(\s*LIKE\s+\w+\.(\w+)\s*\)", statement)
+    if like is not None:
+        return table_columns((tables or {})[like[1]], tables)
     body = statement[statement.index("(") + 1 :]
     out = []
     for match in re.finditer(r"(?:^|,)\s*(\w+)\s+(\w+)", body):

@@ -44,28 +44,13 @@ CREATE TABLE IF NOT EXISTS contabyx_sync.clients_info_by_month (
 
 -- name: create_clients_info_done
 -- What the last complete run wrote to DynamoDB: the copy an incremental run
--- compares with. It changes only once every item of a run is written.
-CREATE TABLE IF NOT EXISTS contabyx_sync.clients_info_done (
-    clientid BIGINT NOT NULL,
-    balance DECIMAL(38, 2),
-    income DECIMAL(38, 2),
-    expense DECIMAL(38, 2),
-    income_count BIGINT,
-    expense_count BIGINT,
-    PRIMARY KEY (clientid)
-) DISTKEY (clientid) SORTKEY (clientid);
+-- compares with. It changes only once every item of a run is written. LIKE takes
+-- the copy's columns, and on Redshift its distribution and sort keys.
+CREATE TABLE IF NOT EXISTS contabyx_sync.clients_info_done (LIKE contabyx_sync.clients_info);
 
 -- name: create_clients_info_by_month_done
-CREATE TABLE IF NOT EXISTS contabyx_sync.clients_info_by_month_done (
-    clientid BIGINT NOT NULL,
-    year INTEGER NOT NULL,
-    month INTEGER NOT NULL,
-    income DECIMAL(38, 2),
-    expense DECIMAL(38, 2),
-    income_count BIGINT,
-    expense_count BIGINT,
-    PRIMARY KEY (clientid, year, month)
-) DISTKEY (clientid) SORTKEY (clientid, year, month);
+CREATE TABLE IF NOT EXISTS contabyx_sync.clients_info_by_month_done
+(LIKE contabyx_sync.clients_info_by_month);
 
 -- name: create_clients_info_changed
 -- The clients whose item this run writes (in the copy) or deletes (not in it).

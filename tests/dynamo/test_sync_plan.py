@@ -92,7 +92,8 @@ def test_the_sync_tables_have_the_columns_the_ranges_read() -> None:
 def _created_tables() -> dict[str, list[str]]:
     from dynamo.views import sync_tables, table_columns
 
-    return {name: table_columns(statement) for name, statement in sync_tables().items()}
+    tables = sync_tables()
+    return {name: table_columns(statement, tables) for name, statement in tables.items()}
 
 
 @pytest.mark.parametrize("schema", ["contabyx.x; DROP TABLE t", "a b", "", "1st"])
