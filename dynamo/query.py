@@ -27,6 +27,7 @@ from dynamo import sync
 from dynamo.aws import dynamodb_client
 from dynamo.config import Settings, load_settings
 from dynamo.extract import Source, open_source
+from dynamo.pacing import WritePacer
 from dynamo.sync import Progress, SyncResult
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,10 @@ class Insert:
         self._client: Any = None
         #: The id of this run, written into every item (``YYYY-MM-DDTHH:MM:SSZ-xxxxxx``).
         self.run: str = sync.new_run_id()
+        #: Caps the write units of every table and prune of this run (MAX_WRITE_UNITS).
+        self.pacer: Optional[WritePacer] = (
+            WritePacer(self.settings.max_write_units) if self.settings.max_write_units else None
+        )
 
     def __repr__(self) -> str:
         s = self.settings
@@ -110,6 +115,7 @@ class Insert:
             max_retries=self.settings.max_retries,
             max_share=self.settings.prune_max_share,
             allow_mass_delete=allow_mass_delete,
+            pacer=self.pacer,
         )
         for table, deleted in pruned.items():
             log.info("pruned %d stale items from %s", deleted, table)
@@ -165,6 +171,7 @@ class Insert:
             entries=entries,
             progress=progress,
             run=self.run,
+            pacer=self.pacer,
         )
         log.info(
             "synced %d items to %s in %.1f s (%d retries, %d clients rejected)",

@@ -37,6 +37,7 @@ from dynamo.config import Settings
 from dynamo.errors import ExtractError, WriteError
 from dynamo.extract import Row, Source
 from dynamo.load import ItemWriter, advice
+from dynamo.pacing import WritePacer
 from dynamo.shape import Rejected, Shaped
 from dynamo.views import sync_query
 
@@ -120,6 +121,8 @@ class SyncResult:
     stats: dict[str, Any] = field(default_factory=dict)
     run: str = ""
     rejected: list[Rejected] = field(default_factory=list)
+    #: Write units the table consumed (DynamoDB's figure; see :mod:`dynamo.load`).
+    write_units: int = 0
 
     @property
     def items_per_second(self) -> float:
@@ -130,6 +133,7 @@ class SyncResult:
         return {
             "table": self.table,
             "items": self.items,
+            "write_units": self.write_units,
             "rows": self.rows,
             "seconds": round(self.seconds, 3),
             "items_per_second": round(self.items_per_second, 1),
@@ -140,7 +144,7 @@ class SyncResult:
             "rejected": [
                 {"clientid": _plain(r.clientid), "reason": r.reason} for r in self.rejected
             ],
-            **{k: v for k, v in self.stats.items() if k not in ("items",)},
+            **{k: v for k, v in self.stats.items() if k not in ("items", "write_units")},
         }
 
 
@@ -378,10 +382,12 @@ def sync_table(
     entries: int = 0,
     progress: Optional[Progress] = None,
     run: Optional[str] = None,
+    pacer: Optional[WritePacer] = None,
 ) -> SyncResult:
     """Write every client (or the ``entries`` lowest clientids) of ``kind`` to its table.
 
     Items carry ``run`` (a new run id when None) as the id of the run that wrote them.
+    ``pacer`` caps the write units sent (a run shares one across its tables).
     """
     entries = check_entries(entries)
     progress = progress or Progress()
@@ -404,6 +410,7 @@ def sync_table(
         workers=settings.workers,
         max_retries=settings.max_retries,
         on_written=progress.written,
+        pacer=pacer,
     )
     reader = RangeReader(
         kind,
@@ -436,4 +443,5 @@ def _result(
         stats=writer.stats.as_dict(),
         run=reader.run,
         rejected=sorted(rejected, key=_by_clientid),
+        write_units=writer.stats.write_units.get(table, 0),
     )

@@ -39,6 +39,11 @@ def _put(clientid: int) -> dict[str, Any]:
     return {"PutRequest": {"Item": _item(clientid)}}
 
 
+def _sent(requests: list[dict[str, Any]]) -> dict[str, Any]:
+    """The parameters of the ``BatchWriteItem`` that sends ``requests``."""
+    return {"RequestItems": {TABLE: requests}, "ReturnConsumedCapacity": "TOTAL"}
+
+
 def test_unprocessed_items_and_throttling_are_resent_until_written() -> None:
     client = _client()
     sleeps: list[float] = []
@@ -47,7 +52,7 @@ def test_unprocessed_items_and_throttling_are_resent_until_written() -> None:
         stub.add_response(
             "batch_write_item",
             {"UnprocessedItems": {TABLE: first[20:]}},
-            {"RequestItems": {TABLE: first}},
+            _sent(first),
         )
         stub.add_client_error(
             "batch_write_item",
@@ -57,9 +62,7 @@ def test_unprocessed_items_and_throttling_are_resent_until_written() -> None:
         stub.add_client_error(
             "batch_write_item", service_error_code="InternalServerError", http_status_code=500
         )
-        stub.add_response(
-            "batch_write_item", {"UnprocessedItems": {}}, {"RequestItems": {TABLE: first[20:]}}
-        )
+        stub.add_response("batch_write_item", {"UnprocessedItems": {}}, _sent(first[20:]))
         with ItemWriter(client, workers=1, sleep=sleeps.append) as writer:
             for i in range(BATCH_SIZE):
                 writer.put(TABLE, _item(i))
@@ -114,17 +117,17 @@ def test_a_batch_refused_as_invalid_leaves_out_only_the_refused_items() -> None:
             service_error_code="ValidationException",
             service_message="Item size has exceeded the maximum allowed size",
             http_status_code=400,
-            expected_params={"RequestItems": {TABLE: batch}},
+            expected_params=_sent(batch),
         )
-        stub.add_response("batch_write_item", {}, {"RequestItems": {TABLE: batch[:1]}})
+        stub.add_response("batch_write_item", {}, _sent(batch[:1]))
         stub.add_client_error(
             "batch_write_item",
             service_error_code="ValidationException",
             service_message="Item size has exceeded the maximum allowed size",
             http_status_code=400,
-            expected_params={"RequestItems": {TABLE: batch[1:2]}},
+            expected_params=_sent(batch[1:2]),
         )
-        stub.add_response("batch_write_item", {}, {"RequestItems": {TABLE: batch[2:]}})
+        stub.add_response("batch_write_item", {}, _sent(batch[2:]))
         with ItemWriter(client, workers=1, sleep=lambda _s: None) as writer:
             for i in (1, 2, 3):
                 writer.put(TABLE, _item(i))
@@ -228,7 +231,7 @@ def test_deletes_are_batched_like_puts() -> None:
         stub.add_response(
             "batch_write_item",
             {},
-            {"RequestItems": {TABLE: [{"DeleteRequest": {"Key": {"clientid": {"N": "4"}}}}]}},
+            _sent([{"DeleteRequest": {"Key": {"clientid": {"N": "4"}}}}]),
         )
         with ItemWriter(client, workers=1) as writer:
             writer.delete(TABLE, 4)
