@@ -17,6 +17,8 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from dynamo.load import BATCH_SIZE, ItemWriter, WriteError, advice, call_with_retries
+from dynamo.pacing import WritePacer
+from dynamo.shape import item_size
 
 TABLE = "clients_info"
 
@@ -236,3 +238,63 @@ def test_deletes_are_batched_like_puts() -> None:
         with ItemWriter(client, workers=1) as writer:
             writer.delete(TABLE, 4)
     assert writer.stats.deleted == {TABLE: 1}
+
+
+def _sized_put(clientid: int, size: int) -> dict[str, Any]:
+    """A put of an item of exactly ``size`` bytes by DynamoDB's rule."""
+    head = _item(clientid)
+    pad = size - item_size(head) - len("pad")
+    return {"PutRequest": {"Item": {**head, "pad": {"S": "x" * pad}}}}
+
+
+def test_write_units_are_dynamodbs_figure_when_it_gives_one() -> None:
+    client = _client()
+    with Stubber(client) as stub:
+        stub.add_response(
+            "batch_write_item",
+            {"ConsumedCapacity": [{"TableName": TABLE, "CapacityUnits": 7.0}]},
+            _sent([_put(1)]),
+        )
+        with ItemWriter(client, workers=1) as writer:
+            writer.put(TABLE, _item(1))
+    # By the rule this small item costs 1; DynamoDB's answer wins (an overwritten item
+    # that was bigger costs its old size).
+    assert writer.stats.write_units == {TABLE: 7}
+
+
+def test_without_dynamodbs_figure_write_units_follow_its_rule_for_what_was_written() -> None:
+    client = _client()
+    sizes = {1: 1024, 2: 1025, 3: 3000, 4: 5000}  # 1, 2, 3 and 5 units
+    batch = [_sized_put(clientid, size) for clientid, size in sizes.items()]
+    with Stubber(client) as stub:
+        stub.add_response("batch_write_item", {"UnprocessedItems": {TABLE: batch[3:]}})
+        stub.add_response("batch_write_item", {}, _sent(batch[3:]))
+        with ItemWriter(client, workers=1, sleep=lambda _s: None) as writer:
+            for request in batch:
+                writer.put(TABLE, request["PutRequest"]["Item"])
+            writer.delete(TABLE, 9)
+        stub.assert_no_pending_responses()
+    # Client 4 counted once, when it was written; the delete costs at least one unit.
+    assert writer.stats.write_units == {TABLE: 1 + 2 + 3 + 1 + 5}
+
+
+def test_the_pacer_holds_each_batch_until_its_units_fit() -> None:
+    now = [0.0]
+    pacer = WritePacer(10, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    client = _client()
+    batches = [[_sized_put(n * 100 + i, 1500) for i in range(BATCH_SIZE)] for n in range(3)]
+    sent_at: list[float] = []
+    with Stubber(client) as stub:
+        for batch in batches:
+            stub.add_response("batch_write_item", {}, _sent(batch))
+        client.meta.events.register(
+            "before-parameter-build.dynamodb.BatchWriteItem", lambda **_: sent_at.append(now[0])
+        )
+        with ItemWriter(client, workers=1, pacer=pacer) as writer:
+            for batch in batches:
+                for request in batch:
+                    writer.put(TABLE, request["PutRequest"]["Item"])
+        stub.assert_no_pending_responses()
+    # 25 items of 1.5 KB are 50 units: the whole budget of a window at 10 a second.
+    assert sent_at == [0.0, 5.0, 10.0]
+    assert writer.stats.write_units == {TABLE: 150}
