@@ -56,7 +56,13 @@ def test_info_logging_names_the_clientids_of_each_batch(seeded: int) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["run", "--entries", "-1"], ["run", "--table", "nope"], ["run", "--workers", "0"], ["fly"]],
+    [
+        ["run", "--entries", "-1"],
+        ["run", "--table", "nope"],
+        ["run", "--workers", "0"],
+        ["run", "--max-write-units", "-5"],
+        ["fly"],
+    ],
 )
 @pytest.mark.integration
 def test_bad_arguments_are_usage_errors(args: list[str]) -> None:
