@@ -298,3 +298,24 @@ def test_the_pacer_holds_each_batch_until_its_units_fit() -> None:
     # 25 items of 1.5 KB are 50 units: the whole budget of a window at 10 a second.
     assert sent_at == [0.0, 5.0, 10.0]
     assert writer.stats.write_units == {TABLE: 150}
+
+
+def test_units_dynamodb_billed_beyond_the_estimate_hold_back_the_next_batch() -> None:
+    now = [0.0]
+    pacer = WritePacer(2, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    client = _client()
+    sent_at: list[float] = []
+    with Stubber(client) as stub:
+        # A small put over a 10 KB item is billed 10 units: the window's whole budget.
+        stub.add_response(
+            "batch_write_item", {"ConsumedCapacity": [{"TableName": TABLE, "CapacityUnits": 10}]}
+        )
+        stub.add_response("batch_write_item", {})
+        client.meta.events.register(
+            "before-parameter-build.dynamodb.BatchWriteItem", lambda **_: sent_at.append(now[0])
+        )
+        with ItemWriter(client, workers=1, pacer=pacer) as writer:
+            writer.put(TABLE, _item(1))
+            writer.flush()
+            writer.put(TABLE, _item(2))
+    assert sent_at == [0.0, 5.0]
