@@ -3,7 +3,7 @@
     contabyx-etl create-tables
     contabyx-etl create-views [--spectrum-schema ext_contabyx]
     contabyx-etl run [--table clients_info|clients_info_by_year|all] [--entries N]
-                     [--workers K] [--source data-api|direct] [--json]
+                     [--workers K] [--max-write-units N] [--source data-api|direct] [--json]
                      [--incremental | --full] [--prune] [--allow-mass-delete]
 
 Exit status:
@@ -74,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--table", choices=TABLE_CHOICES, default="all")
     run.add_argument("--entries", type=_non_negative, default=0, help="lowest N clients; 0: all")
     run.add_argument("--workers", type=_positive, help="parallel DynamoDB writers")
+    run.add_argument(
+        "--max-write-units",
+        type=_non_negative,
+        help="write units per second to send, over any 5 seconds; 0: no cap "
+        "(default MAX_WRITE_UNITS)",
+    )
     run.add_argument("--source", choices=SOURCES, help="where to read the views")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument(
@@ -150,7 +156,11 @@ class _Progress(Progress):
 def _run(args: argparse.Namespace) -> dict[str, Any]:
     overrides = {
         name: value
-        for name, value in (("workers", args.workers), ("source", args.source))
+        for name, value in (
+            ("workers", args.workers),
+            ("source", args.source),
+            ("max_write_units", args.max_write_units),
+        )
         if value is not None
     }
     names = list(KINDS) if args.table == "all" else [args.table]
@@ -185,12 +195,13 @@ def _sync_one(insert: Insert, name: str, args: argparse.Namespace) -> SyncResult
 
 
 def _summary_line(summary: dict[str, Any]) -> str:
-    """One line for cron mail: items per table, then what was left out and why."""
+    """One line for cron mail: items and write units per table, then what was left out and why."""
     parts = []
     for name, t in summary["tables"].items():
         part = f"{name}: {t['items']} items"
         part += f", {t['unchanged']} unchanged" if t.get("mode") == "incremental" else ""
         part += f", {t['deleted']} deleted" if t.get("deleted") else ""
+        part += f", {t['write_units']} WCU"
         part += f", {len(t['rejected'])} rejected" if t.get("rejected") else ""
         part += f", {t['pruned']} pruned" if "pruned" in t else ""
         parts.append(part)

@@ -24,6 +24,7 @@ from contabyx import layout
 from dynamo.config import Settings
 from dynamo.errors import PruneRefused as PruneRefused  # its home before dynamo.errors
 from dynamo.load import ItemWriter, call_with_retries
+from dynamo.pacing import WritePacer
 from dynamo.sync import SyncResult
 
 #: The largest share of the stored clients a prune deletes without confirmation.
@@ -116,6 +117,7 @@ def prune_all(
     max_retries: int = 20,
     max_share: float = MAX_SHARE,
     allow_mass_delete: bool = False,
+    pacer: Optional[WritePacer] = None,
 ) -> dict[str, int]:
     """Delete from each table the clients its sync did not write; how many, by table.
 
@@ -131,7 +133,7 @@ def prune_all(
         )
         for result in results
     ]
-    with ItemWriter(client, workers=workers, max_retries=max_retries) as writer:
+    with ItemWriter(client, workers=workers, max_retries=max_retries, pacer=pacer) as writer:
         for plan in plans:
             for clientid in plan.stale:
                 writer.delete(plan.table, clientid)

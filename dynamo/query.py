@@ -27,6 +27,7 @@ from dynamo import sync
 from dynamo.aws import dynamodb_client
 from dynamo.config import Settings, load_settings
 from dynamo.extract import Source, open_source
+from dynamo.pacing import WritePacer
 from dynamo.sync import Progress, SyncResult
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,10 @@ class Insert:
         self.run: str = sync.new_run_id()
         #: Called before a complete run records what it wrote (the CLI checks its lease).
         self.before_advance: Optional[Callable[[], None]] = None
+        #: Caps the write units of every table and prune of this run (MAX_WRITE_UNITS).
+        self.pacer: Optional[WritePacer] = (
+            WritePacer(self.settings.max_write_units) if self.settings.max_write_units else None
+        )
 
     def __repr__(self) -> str:
         s = self.settings
@@ -133,6 +138,7 @@ class Insert:
             max_retries=self.settings.max_retries,
             max_share=self.settings.prune_max_share,
             allow_mass_delete=allow_mass_delete,
+            pacer=self.pacer,
         )
         for table, deleted in pruned.items():
             log.info("pruned %d stale items from %s", deleted, table)
@@ -195,6 +201,7 @@ class Insert:
             mode=mode,
             allow_mass_delete=allow_mass_delete,
             before_advance=self.before_advance,
+            pacer=self.pacer,
         )
         log.info(
             "synced %d items to %s in %.1f s (%d retries, %d clients rejected)",

@@ -37,6 +37,7 @@ from dynamo.config import Settings
 from dynamo.errors import ExtractError, PruneRefused, WriteError
 from dynamo.extract import Row, Source
 from dynamo.load import ItemWriter, advice
+from dynamo.pacing import WritePacer
 from dynamo.shape import Rejected, Shaped
 from dynamo.views import sync_query
 
@@ -126,6 +127,8 @@ class SyncResult:
     deleted: int = 0
     #: Clients of the source whose item was already right, so not written.
     unchanged: int = 0
+    #: Write units the table consumed (DynamoDB's figure; see :mod:`dynamo.load`).
+    write_units: int = 0
 
     @property
     def items_per_second(self) -> float:
@@ -136,6 +139,7 @@ class SyncResult:
         return {
             "table": self.table,
             "items": self.items,
+            "write_units": self.write_units,
             "rows": self.rows,
             "seconds": round(self.seconds, 3),
             "items_per_second": round(self.items_per_second, 1),
@@ -149,7 +153,7 @@ class SyncResult:
             "rejected": [
                 {"clientid": _plain(r.clientid), "reason": r.reason} for r in self.rejected
             ],
-            **{k: v for k, v in self.stats.items() if k not in ("items", "deleted")},
+            **{k: v for k, v in self.stats.items() if k not in ("items", "deleted", "write_units")},
         }
 
 
@@ -386,6 +390,7 @@ def sync_table(
     mode: str = "full",
     allow_mass_delete: bool = False,
     before_advance: Optional[Callable[[], None]] = None,
+    pacer: Optional[WritePacer] = None,
 ) -> SyncResult:
     """Write every client (or the ``entries`` lowest clientids) of ``kind`` to its table;
     ``mode="incremental"``: only the clients whose figures changed since the last
@@ -395,6 +400,7 @@ def sync_table(
     A complete run (no ``entries``) then records what it wrote, the state the next
     incremental run compares with; ``before_advance`` is called just before (the
     CLI's lease check: a run that lost its lease must not advance the state).
+    ``pacer`` caps the write units sent (a run shares one across its tables).
     """
     entries = check_entries(entries)
     check_mode(mode, entries)
@@ -418,6 +424,7 @@ def sync_table(
         workers=settings.workers,
         max_retries=settings.max_retries,
         on_written=progress.written,
+        pacer=pacer,
     )
     reader = RangeReader(
         kind,
@@ -440,6 +447,7 @@ def sync_table(
             result,
             allow_mass_delete=allow_mass_delete,
             before_advance=before_advance,
+            pacer=pacer,
         )
         result.seconds = time.monotonic() - started
     return result
@@ -469,6 +477,7 @@ def finish(
     *,
     allow_mass_delete: bool = False,
     before_advance: Optional[Callable[[], None]] = None,
+    pacer: Optional[WritePacer] = None,
 ) -> None:
     """After every item is written: delete the clients gone (incremental), count the
     unchanged ones, and record the copy as what was written (:func:`advance`)."""
@@ -483,7 +492,8 @@ def finish(
             allow_mass_delete=allow_mass_delete,
             max_share=settings.prune_max_share,
         )
-        result.deleted = delete_items(client, result.table, gone, settings)
+        result.deleted, units = delete_items(client, result.table, gone, settings, pacer)
+        result.write_units += units
     result.unchanged = int(copied) - result.items - len(result.rejected)
     if before_advance is not None:
         before_advance()
@@ -519,14 +529,23 @@ def check_deletion(
         )
 
 
-def delete_items(client: Any, table: str, clientids: list[int], settings: Settings) -> int:
-    """Delete the items of ``clientids`` from ``table``; how many."""
+def delete_items(
+    client: Any,
+    table: str,
+    clientids: list[int],
+    settings: Settings,
+    pacer: Optional[WritePacer] = None,
+) -> tuple[int, int]:
+    """Delete the items of ``clientids`` from ``table``: how many, and the write units."""
     if not clientids:
-        return 0
-    with ItemWriter(client, workers=settings.workers, max_retries=settings.max_retries) as writer:
+        return 0, 0
+    writer = ItemWriter(
+        client, workers=settings.workers, max_retries=settings.max_retries, pacer=pacer
+    )
+    with writer:
         for clientid in clientids:
             writer.delete(table, clientid)
-    return writer.stats.deleted.get(table, 0)
+    return writer.stats.deleted.get(table, 0), writer.stats.write_units.get(table, 0)
 
 
 def advance(source: Source, kind: TableKind, settings: Settings, rejected: list[Any]) -> None:
@@ -559,4 +578,5 @@ def _result(
         stats=writer.stats.as_dict(),
         run=reader.run,
         rejected=sorted(rejected, key=_by_clientid),
+        write_units=writer.stats.write_units.get(table, 0),
     )
