@@ -223,23 +223,28 @@ DELETE FROM contabyx_sync.clients_info WHERE clientid = CAST(:clientid AS BIGINT
 DELETE FROM contabyx_sync.clients_info_by_month WHERE clientid = CAST(:clientid AS BIGINT);
 
 -- name: clear_done_clients_info
-DELETE FROM contabyx_sync.clients_info_done;
+-- Once every item of the run is written, the copy of the clients it marked becomes
+-- what was written (a full run marks every client): the rows of the others stay.
+DELETE FROM contabyx_sync.clients_info_done
+WHERE clientid IN (SELECT clientid FROM contabyx_sync.clients_info_changed);
 
 -- name: promote_clients_info
--- Once every item of the run is written: the copy becomes what was written.
 INSERT INTO contabyx_sync.clients_info_done
     (clientid, balance, income, expense, income_count, expense_count)
 SELECT clientid, balance, income, expense, income_count, expense_count
-FROM contabyx_sync.clients_info;
+FROM contabyx_sync.clients_info
+WHERE clientid IN (SELECT clientid FROM contabyx_sync.clients_info_changed);
 
 -- name: clear_done_clients_info_by_month
-DELETE FROM contabyx_sync.clients_info_by_month_done;
+DELETE FROM contabyx_sync.clients_info_by_month_done
+WHERE clientid IN (SELECT clientid FROM contabyx_sync.clients_info_by_month_changed);
 
 -- name: promote_clients_info_by_month
 INSERT INTO contabyx_sync.clients_info_by_month_done
     (clientid, year, month, income, expense, income_count, expense_count)
 SELECT clientid, year, month, income, expense, income_count, expense_count
-FROM contabyx_sync.clients_info_by_month;
+FROM contabyx_sync.clients_info_by_month
+WHERE clientid IN (SELECT clientid FROM contabyx_sync.clients_info_by_month_changed);
 
 -- name: rejects
 -- The source rows the views leave out, by reason (dynamo.sync.REJECT_REASONS, in
