@@ -198,6 +198,17 @@ def test_a_run_that_lost_its_lease_stops_before_advancing(local_stack: Any, fres
     assert lease() is None
 
 
+def test_a_running_lease_is_renewed_until_released(fresh: Any) -> None:
+    held = Lease(_dynamodb(), SYNC, "2026-01-04T00:00:00Z-cccccc", ttl=0.9)  # renewed every 0.3 s
+    held.acquire()
+    first = float(lease()["expires"]["N"])  # type: ignore[index]
+    time.sleep(2)  # more than twice the TTL
+    held.check()
+    assert float(lease()["expires"]["N"]) > first + 1  # type: ignore[index]
+    held.release()
+    assert lease() is None
+
+
 def _status(*args: str) -> subprocess.CompletedProcess[str]:
     return etl(TABLES, "status", *args, timeout=120)
 
