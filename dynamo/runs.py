@@ -32,6 +32,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Optional
 
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import HTTPClientError
+
+from dynamo.aws import ADMIN_ATTEMPTS
 from dynamo.errors import LeaseLost, RunInProgress, SyncError
 
 log = logging.getLogger(__name__)
@@ -57,18 +61,31 @@ def _when(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
+def _code(exc: BaseException) -> Any:
+    return (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
+
+
 def _is_condition_failure(exc: Exception) -> bool:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+    code = _code(exc)
     return bool(code == "ConditionalCheckFailedException")
 
 
 @contextmanager
 def _table_must_exist(table: str) -> Iterator[None]:
-    """A call on a missing sync table is a SyncError saying to create it."""
+    """A call on a missing sync table is a SyncError saying to create it; an endpoint
+    that does not answer (after the client's attempts, each bounded by its timeouts)
+    is one saying what to check."""
     try:
         yield
+    except (BotoConnectionError, HTTPClientError) as exc:  # timeouts, refused, reset
+        raise SyncError(
+            f"DynamoDB did not answer ({' '.join(str(exc).split())}) after {ADMIN_ATTEMPTS} "
+            f"attempts on the sync's table {table}: check AWS_ENDPOINT_URL_DYNAMODB, "
+            "AWS_REGION and the network (AWS_CONNECT_TIMEOUT and AWS_READ_TIMEOUT bound "
+            "each attempt), then re-run"
+        ) from exc
     except Exception as exc:
-        if getattr(exc, "response", {}).get("Error", {}).get("Code") == "ResourceNotFoundException":
+        if _code(exc) == "ResourceNotFoundException":
             raise SyncError(
                 f"the sync's table {table} does not exist: run contabyx-etl create-tables "
                 "(and check SYNC_TABLE and AWS_REGION)"
@@ -131,7 +148,8 @@ class Lease:
         self.expires = expires
 
     def _refusal(self) -> RunInProgress:
-        item = self._client.get_item(TableName=self._table, Key=LEASE_KEY, ConsistentRead=True)
+        with _table_must_exist(self._table):
+            item = self._client.get_item(TableName=self._table, Key=LEASE_KEY, ConsistentRead=True)
         held = item.get("Item")
         if not held:  # released between the two calls: the next attempt will take it
             return RunInProgress(
