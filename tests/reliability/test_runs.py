@@ -109,13 +109,13 @@ def _when(epoch: float) -> str:
 def test_a_second_run_is_refused_while_the_first_holds_the_lease(
     local_stack: Any, fresh: Any
 ) -> None:
-    """The first run hangs on its first statement (the Data API never finishes it),
-    holding the lease; a second run, started meanwhile, is refused naming the first.
-    The first then times out and fails: its lease is released and its failure
-    recorded, and the next run goes ahead."""
+    """The first run hangs on its first statement (the Data API says it is still
+    running), holding the lease; a second run, started meanwhile, is refused naming
+    the first. The statement then fails: the first run's lease is released and its
+    failure recorded, and the next run goes ahead."""
     with FaultProxy(local_stack.env["AWS_ENDPOINT_URL_REDSHIFT_DATA"]) as proxy:
         proxy.add_rule(Rule.statement_status("STARTED"))
-        env = etl_env(TABLES, AWS_ENDPOINT_URL_REDSHIFT_DATA=proxy.url, STATEMENT_TIMEOUT="10")
+        env = etl_env(TABLES, AWS_ENDPOINT_URL_REDSHIFT_DATA=proxy.url, STATEMENT_TIMEOUT="300")
         first = subprocess.Popen(
             etl_command("run"), env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True
         )
@@ -136,14 +136,16 @@ def test_a_second_run_is_refused_while_the_first_holds_the_lease(
             assert f"run {holder} (host {host}, pid {pid}) holds the sync's lease until " in line
             assert "wait for it to end" in line and "expires by itself" in line
         finally:
+            proxy.clear_rules()
+            proxy.add_rule(Rule.statement_status("FAILED", "ERROR: injected for the lease test"))
             _, errors = first.communicate(timeout=120)
     assert first.returncode == EXIT_FAILED, errors
-    assert "timed out after 10 s" in errors
+    assert "injected for the lease test" in errors
     assert lease() is None, "a failed run releases its lease"
     [failed] = records()
     assert failed["sk"]["S"] == holder
     assert failed["status"]["S"] == "failed"
-    assert "timed out after 10 s" in failed["error"]["S"]
+    assert "FAILED: ERROR: injected for the lease test" in failed["error"]["S"]
     assert float(failed["ended"]["N"]) >= float(failed["started"]["N"])
     assert count(TABLES[0]) == 0
 
