@@ -17,6 +17,7 @@ import pytest
 
 from devstack.faults import FaultProxy, Rule
 from dynamo.errors import LeaseLost
+from dynamo.query import Insert
 from dynamo.runs import Lease
 from tests.support.synced import (
     ROOT,
@@ -197,6 +198,28 @@ def test_a_run_that_lost_its_lease_stops_before_advancing(local_stack: Any, fres
         assert lease()["holder"]["S"] == other.run_id  # type: ignore[index]
     finally:
         other.release()
+    assert lease() is None
+
+
+def test_the_library_run_checks_its_lease_before_pruning(fresh: Any) -> None:
+    """``Insert.exclusive``: a run whose lease expired unrenewed does not prune; its
+    record says failed with the reason, and the lease is released."""
+    names = {"clients_info_table": TABLES[0], "clients_info_by_year_table": TABLES[1]}
+    stale = {"clientid": {"N": "999999999"}}
+    _dynamodb().put_item(TableName=TABLES[0], Item=stale)
+    with Insert(**names, sync_table=SYNC) as insert:
+        with pytest.raises(LeaseLost, match="lease expired"), insert.exclusive() as record:
+            result = insert.clients_info()
+            record.counts({result.table: result.summary()})
+            assert insert.lease is not None
+            insert.lease.expires = time.time() - 1  # as if no renewal had come through
+            insert.prune(result)
+        assert insert.lease is None
+    assert _dynamodb().get_item(TableName=TABLES[0], Key=stale).get("Item") == stale
+    [failed] = records()
+    assert failed["sk"]["S"] == insert.run and failed["status"]["S"] == "failed"
+    assert "lease expired" in failed["error"]["S"]
+    assert failed["tables"]["M"][TABLES[0]]["M"]["items"]["N"] == str(len(fresh))
     assert lease() is None
 
 
