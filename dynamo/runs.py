@@ -109,12 +109,15 @@ class Lease:
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.expires = 0.0
+        #: When this run took the lease (renewals keep it).
+        self.acquired = 0.0
         self._lost: Optional[str] = None
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
     def acquire(self) -> None:
         """Take the lease, or raise :class:`RunInProgress` naming the run that holds it."""
+        self.acquired = time.time()
         try:
             with _table_must_exist(self._table):
                 self._put(condition="attribute_not_exists(pk) OR expires < :now OR holder = :me")
@@ -136,7 +139,7 @@ class Lease:
                 "holder": {"S": self.run_id},
                 "host": {"S": self.host},
                 "pid": {"N": str(self.pid)},
-                "acquired": {"N": f"{now:.3f}"},
+                "acquired": {"N": f"{self.acquired:.3f}"},
                 "expires": {"N": f"{expires:.3f}"},
             },
             ConditionExpression=condition,

@@ -226,10 +226,14 @@ def test_the_library_run_checks_its_lease_before_pruning(fresh: Any) -> None:
 def test_a_running_lease_is_renewed_until_released(fresh: Any) -> None:
     held = Lease(_dynamodb(), SYNC, "2026-01-04T00:00:00Z-cccccc", ttl=0.9)  # renewed every 0.3 s
     held.acquire()
-    first = float(lease()["expires"]["N"])  # type: ignore[index]
+    taken = lease()
+    assert taken is not None
     time.sleep(2)  # more than twice the TTL
     held.check()
-    assert float(lease()["expires"]["N"]) > first + 1  # type: ignore[index]
+    renewed = lease()
+    assert renewed is not None
+    assert float(renewed["expires"]["N"]) > float(taken["expires"]["N"]) + 1
+    assert renewed["acquired"] == taken["acquired"], "a renewal keeps when it was taken"
     held.release()
     assert lease() is None
 
