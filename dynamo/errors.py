@@ -49,3 +49,11 @@ class WriteError(SyncError, RuntimeError):
 
 class PruneRefused(SyncError, RuntimeError):
     """The sync result does not prove which clients exist, or the prune deletes too many."""
+
+
+class RunInProgress(SyncError, RuntimeError):
+    """Another run holds the sync's lease: only one run at a time, on any machine."""
+
+
+class LeaseLost(SyncError, RuntimeError):
+    """This run no longer holds the sync's lease: it must not advance any state."""
