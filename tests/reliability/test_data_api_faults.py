@@ -102,7 +102,7 @@ def test_a_statement_that_is_aborted(proxy: FaultProxy) -> None:
     # The first statement described is the snapshot of the view (one batch).
     assert (
         "ABORTED: Query cancelled by the operator"
-        " [sql: DELETE FROM contabyx_sync.clients_info_by_month (+1 more)]"
+        " [sql: DELETE FROM contabyx_sync.clients_info_by_month (+3 more)]"
     ) in text
 
 

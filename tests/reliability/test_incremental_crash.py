@@ -15,6 +15,7 @@ import boto3
 import pytest
 
 from devstack.faults import FaultProxy, Rule
+from dynamo.shape import item_size, write_units
 from tests.support.expected import from_warehouse
 from tests.support.synced import (
     ROOT,
@@ -85,10 +86,18 @@ def test_a_change_to_one_percent_writes_only_those_clients(synced: Any) -> None:
     changed = _change(synced, 100)
     assert len(changed) == -(-len(from_warehouse(synced)) // 100)  # one in a hundred
     summary = _incremental()
+    client = boto3.client("dynamodb")
     for table in TABLES:
         counts = summary["tables"][table]
         assert (counts["items"], counts["deleted"]) == (len(changed), 0)
         assert counts["unchanged"] == len(from_warehouse(synced)) - len(changed)
+        # DynamoDB's own count of what the run wrote (ConsumedCapacity): the units of
+        # the changed clients' items, and of nothing else.
+        stored = [
+            client.get_item(TableName=table, Key={"clientid": {"N": str(c)}})["Item"]
+            for c in changed
+        ]
+        assert counts["write_units"] == sum(write_units(item_size(item)) for item in stored)
     assert differences(TABLES, from_warehouse(synced)) == []
 
 
