@@ -5,6 +5,7 @@
     contabyx-etl run [--table clients_info|clients_info_by_year|all] [--entries N]
                      [--workers K] [--source data-api|direct] [--json]
                      [--prune [--allow-mass-delete]]
+    contabyx-etl verify [--table ...] [--sample N] [--max-read-units U] [--json]
 
 Exit status:
 
@@ -16,6 +17,9 @@ Exit status:
   DynamoDB's 400 KB limit, a figure a DynamoDB Number cannot hold): the summary
   line names each by clientid with the reason; every other client was written.
   A re-run will not fix them: the source data of those clients must change.
+
+``verify`` exits 0 when DynamoDB holds exactly the latest snapshot's items, 1 when
+it found a difference (each printed) or failed.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from dynamo.errors import SyncError
 from dynamo.load import ACCESS_CODES, AUTH_CODES, advice
 from dynamo.query import Insert
 from dynamo.sync import KINDS, Progress, SyncResult
+from dynamo.verify import MAX_READ_UNITS
 
 #: Exit status of a run that completed but could not store some clients.
 EXIT_REJECTED = 3
@@ -87,7 +92,29 @@ def _parser() -> argparse.ArgumentParser:
         help="let --prune delete even when the source returned no clients or more than "
         "PRUNE_MAX_SHARE of the stored clients are gone (refused otherwise)",
     )
+    verify = sub.add_parser(
+        "verify", help="compare DynamoDB with the latest snapshot; exit 1 on any difference"
+    )
+    verify.add_argument("--table", choices=TABLE_CHOICES, default="all")
+    verify.add_argument(
+        "--sample", type=_positive, help="N clients of the snapshot picked at random; default all"
+    )
+    verify.add_argument(
+        "--max-read-units",
+        type=_positive_units,
+        default=MAX_READ_UNITS,
+        help=f"DynamoDB read units a second at most (default {MAX_READ_UNITS:g})",
+    )
+    verify.add_argument("--source", choices=SOURCES, help="where to read the snapshot")
+    verify.add_argument("--json", action="store_true", help="print every difference as JSON")
     return parser
+
+
+def _positive_units(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a number more than 0")
+    return value
 
 
 def _non_negative(text: str) -> int:
@@ -250,7 +277,62 @@ def _sync(args: argparse.Namespace) -> int:
     return EXIT_REJECTED if _rejected(summary) else 0
 
 
-COMMANDS = {"create-tables": _create_tables, "create-views": _create_views, "run": _sync}
+#: At most this many differences are printed one a line (all in --json).
+_SHOWN_DIFFERENCES = 20
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from dynamo.verify import ReadPacer, verify_table
+
+    names = list(KINDS) if args.table == "all" else [args.table]
+    overrides = {"source": args.source} if args.source else {}
+    pacer = ReadPacer(args.max_read_units)
+    with Insert(**overrides) as insert:
+        reports = [
+            verify_table(
+                KINDS[name],
+                insert.settings,
+                source=insert.source,
+                client=insert.client,
+                sample=args.sample,
+                pacer=pacer,
+            )
+            for name in names
+        ]
+    differences = [d for report in reports for d in report.differences]
+    if args.json:
+        summary = {
+            "tables": {report.table: report.summary() for report in reports},
+            "differences": [d.as_dict() for d in differences],
+        }
+        print(json.dumps(summary, sort_keys=True))
+    else:
+        for difference in differences[:_SHOWN_DIFFERENCES]:
+            print(difference.line())
+        more = len(differences) - _SHOWN_DIFFERENCES
+        if more > 0:
+            print(f"and {more} more (see --json)")
+        print(_verify_line(reports))
+    return 1 if differences else 0
+
+
+def _verify_line(reports: Sequence[Any]) -> str:
+    parts = []
+    for report in reports:
+        checked = f"{report.clients} clients" + (" sampled" if report.sample else "")
+        found = ", ".join(f"{report.count(kind)} {kind}" for kind in ("missing", "extra", "wrong"))
+        parts.append(f"{report.table}: {checked}, {found}")
+    total = sum(len(report.differences) for report in reports)
+    verdict = "no differences" if not total else f"{total} differences"
+    return f"verified {'; '.join(parts)}: {verdict}"
+
+
+COMMANDS = {
+    "create-tables": _create_tables,
+    "create-views": _create_views,
+    "run": _sync,
+    "verify": _verify,
+}
 
 
 def _check_run_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

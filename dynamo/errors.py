@@ -49,3 +49,7 @@ class WriteError(SyncError, RuntimeError):
 
 class PruneRefused(SyncError, RuntimeError):
     """The sync result does not prove which clients exist, or the prune deletes too many."""
+
+
+class ReadError(SyncError, RuntimeError):
+    """DynamoDB reads (``contabyx-etl verify``) failed after every retry."""

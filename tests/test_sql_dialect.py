@@ -48,9 +48,10 @@ from tests.support.synced import fresh_tables
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Functions the product may call, by sqlglot's name for them; each is in the Redshift
-#: SQL reference (aggregate, window, conditional, date and type conversion functions).
+#: SQL reference (aggregate, window, conditional, date and type conversion functions,
+#: and the math function RANDOM, which sqlglot calls Rand).
 REDSHIFT_FUNCTIONS = frozenset(
-    {"Sum", "Count", "Min", "Max", "Cast", "Extract", "RowNumber", "Least", "Case", "If"}
+    {"Sum", "Count", "Min", "Max", "Cast", "Extract", "RowNumber", "Least", "Case", "If", "Rand"}
 )
 #: Statement kinds the product sends.
 STATEMENT_KINDS = (exp.Select, exp.Union, exp.Create, exp.Drop, exp.Set, exp.Insert, exp.Delete)
