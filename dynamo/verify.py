@@ -44,7 +44,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from contabyx import backoff, layout
 from dynamo.config import Settings
-from dynamo.errors import ReadError
+from dynamo.errors import ExtractError, ReadError
 from dynamo.extract import Source
 from dynamo.load import advice as write_advice
 from dynamo.load import call_with_retries, describe, retry_reason
@@ -293,12 +293,20 @@ def expected_rows(
     """The snapshot's rows of every client (range by range) or of ``sample`` random ones,
     ordered by clientid as shaping needs."""
     statements = snapshot_statements(kind, settings)
-    if sample is not None:
-        yield from source.rows(statements.sample, {"sample": sample})
-        return
-    plan = read_plan(source, kind, settings, 0)
-    for low, high in plan.ranges:
-        yield from source.rows(statements.range, {"low": low, "high": high})
+    try:
+        if sample is not None:
+            yield from source.rows(statements.sample, {"sample": sample})
+            return
+        plan = read_plan(source, kind, settings, 0)
+        for low, high in plan.ranges:
+            yield from source.rows(statements.range, {"low": low, "high": high})
+    except ExtractError as error:
+        if "does not exist" not in str(error):
+            raise
+        raise ExtractError(
+            f"{error}; verify compares DynamoDB with the snapshot a sync takes in "
+            f"SYNC_SCHEMA ({settings.sync_schema}): run `contabyx-etl run` first"
+        ) from error
 
 
 # --- DynamoDB ------------------------------------------------------------------------

@@ -178,3 +178,7 @@ def test_a_failure_is_one_line(synced: list[int]) -> None:
     done = etl(("no_such_ci", "no_such_ciby"), "verify", "--table", "clients_info")
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and "create-tables" in done.stderr, done.stderr
+    # No snapshot to compare with: the sync has never run with this SYNC_SCHEMA.
+    done = etl(TABLES, "verify", "--sample", "3", SYNC_SCHEMA="no_such_sync")
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and "contabyx-etl run` first" in done.stderr, done.stderr
