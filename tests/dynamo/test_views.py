@@ -48,7 +48,7 @@ def _where(statement: str) -> str:
 
 def test_the_sync_statements_file_names_each_statement_once() -> None:
     names = named_statements(package_sql("sync_queries.sql"))
-    per_view = ("create", "clear", "snapshot", "plan", "range")
+    per_view = ("create", "clear", "snapshot", "plan", "range", "sample")
     views = ("clients_info", "clients_info_by_month")
     assert set(names) == {"create_sync_schema", "rejects"} | {
         f"{step}_{view}" for step in per_view for view in views
