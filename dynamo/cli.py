@@ -321,9 +321,10 @@ def _verify_line(reports: Sequence[Any]) -> str:
     for report in reports:
         checked = f"{report.clients} clients" + (" sampled" if report.sample else "")
         found = ", ".join(f"{report.count(kind)} {kind}" for kind in ("missing", "extra", "wrong"))
+        found += f", {report.unstorable} not storable" if report.unstorable else ""
         parts.append(f"{report.table}: {checked}, {found}")
     total = sum(len(report.differences) for report in reports)
-    verdict = "no differences" if not total else f"{total} differences"
+    verdict = f"{total or 'no'} difference{'' if total == 1 else 's'}"
     return f"verified {'; '.join(parts)}: {verdict}"
 
 

@@ -215,3 +215,14 @@ def test_keys_left_unprocessed_too_often_fail_in_one_line() -> None:
         reader.get(items)
     assert "\n" not in str(raised.value)
     assert client.calls == [4, 4, 4]  # the first request and two retries
+
+
+def test_the_summary_line_counts_each_kind_and_the_clients_not_storable() -> None:
+    from dynamo.cli import _verify_line
+
+    full = TableReport("ci", clients=5, differences=[Difference("ci", 1, "missing")])
+    sampled = TableReport("ciby", clients=3, sample=3, unstorable=1)
+    assert _verify_line([full, sampled]) == (
+        "verified ci: 5 clients, 1 missing, 0 extra, 0 wrong; "
+        "ciby: 3 clients sampled, 0 missing, 0 extra, 0 wrong, 1 not storable: 1 difference"
+    )
