@@ -79,7 +79,8 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[sync,dev,bench]'
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/lookups.py
-	$(BIN)/python bench/http.py
+	$(BIN)/python bench/http_lookups.py
+	$(BIN)/python bench/incremental.py
 
 clean:
 	-$(BIN)/contabyx-local down

@@ -3,8 +3,8 @@
     contabyx-etl create-tables
     contabyx-etl create-views [--spectrum-schema ext_contabyx]
     contabyx-etl run [--table clients_info|clients_info_by_year|all] [--entries N]
-                     [--workers K] [--source data-api|direct] [--json]
-                     [--prune [--allow-mass-delete]]
+                     [--workers K] [--max-write-units N] [--source data-api|direct] [--json]
+                     [--incremental | --full] [--prune] [--allow-mass-delete]
     contabyx-etl verify [--table ...] [--sample N] [--max-read-units U] [--json]
 
 Exit status:
@@ -79,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--table", choices=TABLE_CHOICES, default="all")
     run.add_argument("--entries", type=_non_negative, default=0, help="lowest N clients; 0: all")
     run.add_argument("--workers", type=_positive, help="parallel DynamoDB writers")
+    run.add_argument(
+        "--max-write-units",
+        type=_non_negative,
+        help="write units per second to send, over any 5 seconds; 0: no cap "
+        "(default MAX_WRITE_UNITS)",
+    )
     run.add_argument("--source", choices=SOURCES, help="where to read the views")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument(
@@ -86,11 +92,24 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="after a complete, successful run, delete items of clients no longer in the source",
     )
+    mode = run.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--incremental",
+        action="store_true",
+        help="write only the clients whose figures changed since the last complete run, "
+        "and delete those left with none",
+    )
+    mode.add_argument(
+        "--full",
+        action="store_true",
+        help="write every client and reset what the next --incremental compares with "
+        "(the default; after a table restore or a hand edit)",
+    )
     run.add_argument(
         "--allow-mass-delete",
         action="store_true",
-        help="let --prune delete even when the source returned no clients or more than "
-        "PRUNE_MAX_SHARE of the stored clients are gone (refused otherwise)",
+        help="let --prune or --incremental delete even when the source has no clients or "
+        "more than PRUNE_MAX_SHARE of the clients are gone (refused otherwise)",
     )
     verify = sub.add_parser(
         "verify", help="compare DynamoDB with the latest snapshot; exit 1 on any difference"
@@ -164,7 +183,11 @@ class _Progress(Progress):
 def _run(args: argparse.Namespace) -> dict[str, Any]:
     overrides = {
         name: value
-        for name, value in (("workers", args.workers), ("source", args.source))
+        for name, value in (
+            ("workers", args.workers),
+            ("source", args.source),
+            ("max_write_units", args.max_write_units),
+        )
         if value is not None
     }
     names = list(KINDS) if args.table == "all" else [args.table]
@@ -188,16 +211,24 @@ def _sync_one(insert: Insert, name: str, args: argparse.Namespace) -> SyncResult
     progress = _Progress(name, enabled=sys.stderr.isatty() and not args.json)
     method = insert.clients_info if name == "clients_info" else insert.clients_info_by_month
     try:
-        return method(args.entries, progress=progress)
+        return method(
+            args.entries,
+            progress=progress,
+            incremental=args.incremental,
+            allow_mass_delete=args.allow_mass_delete,
+        )
     finally:
         progress.close()
 
 
 def _summary_line(summary: dict[str, Any]) -> str:
-    """One line for cron mail: items per table, then what was left out and why."""
+    """One line for cron mail: items and write units per table, then what was left out and why."""
     parts = []
     for name, t in summary["tables"].items():
         part = f"{name}: {t['items']} items"
+        part += f", {t['unchanged']} unchanged" if t.get("mode") == "incremental" else ""
+        part += f", {t['deleted']} deleted" if t.get("deleted") else ""
+        part += f", {t['write_units']} WCU"
         part += f", {len(t['rejected'])} rejected" if t.get("rejected") else ""
         part += f", {t['pruned']} pruned" if "pruned" in t else ""
         parts.append(part)
@@ -341,8 +372,13 @@ def _check_run_arguments(parser: argparse.ArgumentParser, args: argparse.Namespa
         return
     if args.prune and args.entries:
         parser.error("--prune needs a complete run: it cannot go with --entries")
-    if args.allow_mass_delete and not args.prune:
-        parser.error("--allow-mass-delete only confirms --prune")
+    if args.incremental and (args.entries or args.prune):
+        parser.error(
+            "--incremental compares every client and deletes the gone ones itself: "
+            "it cannot go with --entries or --prune"
+        )
+    if args.allow_mass_delete and not (args.prune or args.incremental):
+        parser.error("--allow-mass-delete only confirms --prune or --incremental")
 
 
 def _setup_logging(level: Optional[str]) -> None:

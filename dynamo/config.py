@@ -74,6 +74,8 @@ class Settings:
     readers: int = 4
     chunk_clients: int = 1000
     max_retries: int = 20
+    #: Write units per second the run may send, over any 5 seconds (0: no cap).
+    max_write_units: int = 0
     #: ``--prune`` refuses to delete more than this share of the stored clients.
     prune_max_share: float = 0.05
     # Time limits, in seconds: nothing waits forever.
@@ -122,6 +124,7 @@ def _check(s: Settings) -> None:
         ("readers", 1, 64),
         ("chunk_clients", 1, 1_000_000),
         ("max_retries", 0, 100),
+        ("max_write_units", 0, 10**9),
         ("redshift_port", 1, 65535),
     ):
         value = getattr(s, key)
@@ -284,6 +287,7 @@ _KINDS: dict[str, Any] = {
     "readers": int,
     "chunk_clients": int,
     "max_retries": int,
+    "max_write_units": int,
     "prune_max_share": float,
     "statement_timeout": float,
     "aws_connect_timeout": float,

@@ -25,12 +25,19 @@ A batch DynamoDB refuses as invalid (``ValidationException``: an item it cannot
 store) is re-sent one item at a time, so that only the items it refuses are left
 out; they are counted in ``stats.rejected`` by clientid with DynamoDB's reason,
 and the run goes on.
+
+Every ``BatchWriteItem`` asks DynamoDB for the write units it consumed
+(``ReturnConsumedCapacity``); ``stats.write_units`` adds them up by table, and
+falls back on :func:`dynamo.shape.write_units` of the items written when an
+answer has none. With a :class:`dynamo.pacing.WritePacer`, each batch waits for
+its estimated units to fit under the cap before it is sent.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import math
 import queue
 import threading
 import time
@@ -52,6 +59,8 @@ from contabyx import backoff, layout
 from contabyx.errors import ACCESS_CODES as ACCESS_CODES  # dynamo.cli reads it here
 from contabyx.errors import CREDENTIAL_CODES, THROTTLE_CODES
 from dynamo.errors import WriteError as WriteError  # its home before dynamo.errors
+from dynamo.pacing import WritePacer
+from dynamo.shape import item_size, write_units
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +169,8 @@ class WriteStats:
 
     items: dict[str, int] = field(default_factory=dict)
     deleted: dict[str, int] = field(default_factory=dict)
+    #: Write units consumed, by table: DynamoDB's figure, else computed by its rule.
+    write_units: dict[str, int] = field(default_factory=dict)
     requests: int = 0
     retries: int = 0
     unprocessed: int = 0
@@ -177,6 +188,22 @@ class WriteStats:
             for f in fields(self)
             if f.name not in ("clientids", "rejected")
         }
+
+
+def request_units(request: Request) -> int:
+    """The write units a request costs by DynamoDB's rule: a put, its item's; a delete,
+    at least one (the deleted item's size is known only to DynamoDB)."""
+    put = request.get("PutRequest")
+    return write_units(item_size(put["Item"])) if put else 1
+
+
+def _consumed(response: dict[str, Any], table: str) -> Optional[int]:
+    # Whole units for plain writes; rounded up so that a fraction is never lost.
+    for capacity in response.get("ConsumedCapacity") or ():
+        if capacity.get("TableName") == table and "CapacityUnits" in capacity:
+            units: float = capacity["CapacityUnits"]
+            return math.ceil(units)
+    return None
 
 
 def _key_of(request: Request) -> int:
@@ -202,6 +229,7 @@ class ItemWriter:
         backoff_cap: float = backoff.CAP,
         on_written: Optional[Callable[[str, int], None]] = None,
         sleep: Callable[[float], None] = time.sleep,
+        pacer: Optional[WritePacer] = None,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
@@ -213,6 +241,7 @@ class ItemWriter:
         self._backoff_cap = backoff_cap
         self._on_written = on_written
         self._sleep = sleep
+        self._pacer = pacer
         self._queue: queue.Queue[Optional[tuple[str, list[Request]]]] = queue.Queue(workers * 2)
         self._pending: dict[str, list[Request]] = {}
         self._lock = threading.Lock()
@@ -375,8 +404,11 @@ class ItemWriter:
     def _send(self, table: str, requests: list[Request]) -> Optional[_Sent]:
         """One ``BatchWriteItem``: the requests left to send, why, and the failure if any.
         None when DynamoDB refused the batch as invalid and it was sent one by one."""
+        estimate = self._pace(requests)
         try:
-            response = self._client.batch_write_item(RequestItems={table: requests})
+            response = self._client.batch_write_item(
+                RequestItems={table: requests}, ReturnConsumedCapacity="TOTAL"
+            )
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code == "ValidationException":
@@ -398,10 +430,26 @@ class ItemWriter:
                 self.stats.connection_errors += 1
             return requests, describe(exc), exc
         remaining = response.get("UnprocessedItems", {}).get(table, [])
+        units = _consumed(response, table)
+        if units is None:
+            left = {_key_of(r) for r in remaining}
+            units = sum(request_units(r) for r in requests if _key_of(r) not in left)
+        if self._pacer is not None and units > estimate:
+            self._pacer.charge(units - estimate)
         with self._lock:
             self.stats.requests += 1
             self.stats.unprocessed += len(remaining)
+            self.stats.write_units[table] = self.stats.write_units.get(table, 0) + units
         return remaining, f"{len(remaining)} items left unprocessed", None
+
+    def _pace(self, requests: list[Request]) -> int:
+        """Wait until the pacer lets ``requests`` go; the units it was told (0 unpaced).
+        Sizing items costs time, so it is done only when a pacer needs it."""
+        if self._pacer is None:
+            return 0
+        units = sum(request_units(r) for r in requests)
+        self._pacer.take(units)
+        return units
 
     def _write_alone(self, table: str, requests: list[Request], exc: ClientError) -> None:
         """Re-send a batch DynamoDB refused as invalid one request at a time, so that

@@ -24,6 +24,7 @@ from contabyx import layout
 from dynamo.config import Settings
 from dynamo.errors import PruneRefused as PruneRefused  # its home before dynamo.errors
 from dynamo.load import ItemWriter, call_with_retries
+from dynamo.pacing import WritePacer
 from dynamo.sync import SyncResult
 
 #: The largest share of the stored clients a prune deletes without confirmation.
@@ -82,6 +83,12 @@ def plan_prune(
     table = result.table
     if result.entries != 0:
         raise PruneRefused(f"not pruning {table}: the sync was limited to {result.entries} clients")
+    if result.mode != "full":
+        # An incremental run wrote the changed clients only: the others are not stale.
+        raise PruneRefused(
+            f"not pruning {table}: an incremental run deletes the clients it finds gone "
+            "itself; --prune needs a full run"
+        )
     stored = stored_clientids(client, table, max_retries=max_retries)
     written = set(result.clientids)
     # A rejected client is still in the source: its old item is not stale.
@@ -110,6 +117,7 @@ def prune_all(
     max_retries: int = 20,
     max_share: float = MAX_SHARE,
     allow_mass_delete: bool = False,
+    pacer: Optional[WritePacer] = None,
 ) -> dict[str, int]:
     """Delete from each table the clients its sync did not write; how many, by table.
 
@@ -125,7 +133,7 @@ def prune_all(
         )
         for result in results
     ]
-    with ItemWriter(client, workers=workers, max_retries=max_retries) as writer:
+    with ItemWriter(client, workers=workers, max_retries=max_retries, pacer=pacer) as writer:
         for plan in plans:
             for clientid in plan.stale:
                 writer.delete(plan.table, clientid)

@@ -20,13 +20,14 @@ One ``Insert`` is one run: every item it writes, in both tables, carries its
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
 from dynamo import sync
 from dynamo.aws import dynamodb_client
 from dynamo.config import Settings, load_settings
 from dynamo.extract import Source, open_source
+from dynamo.pacing import WritePacer
 from dynamo.sync import Progress, SyncResult
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,12 @@ class Insert:
         self._client: Any = None
         #: The id of this run, written into every item (``YYYY-MM-DDTHH:MM:SSZ-xxxxxx``).
         self.run: str = sync.new_run_id()
+        #: Called before a complete run records what it wrote (the CLI checks its lease).
+        self.before_advance: Optional[Callable[[], None]] = None
+        #: Caps the write units of every table and prune of this run (MAX_WRITE_UNITS).
+        self.pacer: Optional[WritePacer] = (
+            WritePacer(self.settings.max_write_units) if self.settings.max_write_units else None
+        )
 
     def __repr__(self) -> str:
         s = self.settings
@@ -63,15 +70,36 @@ class Insert:
 
     # -- the two syncs --------------------------------------------------------
 
-    def clients_info(self, entries: int = 0, *, progress: Optional[Progress] = None) -> SyncResult:
-        """Write one item per client to the ``clients_info`` table."""
-        return self._run(sync.CLIENTS_INFO, entries, progress)
+    def clients_info(
+        self,
+        entries: int = 0,
+        *,
+        progress: Optional[Progress] = None,
+        incremental: bool = False,
+        allow_mass_delete: bool = False,
+    ) -> SyncResult:
+        """Write one item per client to the ``clients_info`` table.
+
+        ``incremental=True`` writes only the clients whose figures changed since the
+        last complete run and deletes those left with none (refused, as ``--prune``
+        is, when it would delete more than ``PRUNE_MAX_SHARE`` of them, unless
+        ``allow_mass_delete``).
+        """
+        return self._run(sync.CLIENTS_INFO, entries, progress, incremental, allow_mass_delete)
 
     def clients_info_by_month(
-        self, entries: int = 0, *, progress: Optional[Progress] = None
+        self,
+        entries: int = 0,
+        *,
+        progress: Optional[Progress] = None,
+        incremental: bool = False,
+        allow_mass_delete: bool = False,
     ) -> SyncResult:
-        """Write one item per client, holding every year and month, to ``clients_info_by_year``."""
-        return self._run(sync.CLIENTS_INFO_BY_YEAR, entries, progress)
+        """Write one item per client, holding every year and month, to
+        ``clients_info_by_year``; ``incremental`` as for :meth:`clients_info`."""
+        return self._run(
+            sync.CLIENTS_INFO_BY_YEAR, entries, progress, incremental, allow_mass_delete
+        )
 
     def source_rejects(self) -> dict[str, int]:
         """Source rows the views leave out, by reason (``contabyx.source_rejects``).
@@ -110,6 +138,7 @@ class Insert:
             max_retries=self.settings.max_retries,
             max_share=self.settings.prune_max_share,
             allow_mass_delete=allow_mass_delete,
+            pacer=self.pacer,
         )
         for table, deleted in pruned.items():
             log.info("pruned %d stale items from %s", deleted, table)
@@ -155,8 +184,12 @@ class Insert:
         kind: sync.TableKind,
         entries: int,
         progress: Optional[Progress],
+        incremental: bool,
+        allow_mass_delete: bool,
     ) -> SyncResult:
         sync.check_entries(entries)
+        mode = "incremental" if incremental else "full"
+        sync.check_mode(mode, entries)
         result = sync.sync_table(
             kind,
             self.settings,
@@ -165,6 +198,10 @@ class Insert:
             entries=entries,
             progress=progress,
             run=self.run,
+            mode=mode,
+            allow_mass_delete=allow_mass_delete,
+            before_advance=self.before_advance,
+            pacer=self.pacer,
         )
         log.info(
             "synced %d items to %s in %.1f s (%d retries, %d clients rejected)",

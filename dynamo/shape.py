@@ -16,6 +16,7 @@ of failing the batch it shares with others.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, localcontext
 from itertools import groupby
@@ -235,6 +236,23 @@ def item_size(item: Item) -> int:
     23
     """
     return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+#: DynamoDB bills one write request unit (or consumes one write capacity unit) per
+#: this many bytes of an item, a part counting as a whole.
+WRITE_UNIT_BYTES = 1024
+
+
+def write_units(size: int) -> int:
+    """The write units DynamoDB bills for writing, or deleting, an item of ``size`` bytes.
+
+    DynamoDB's rule ("Read/write capacity mode"): one unit per KB of the item,
+    rounded up, and at least one; a delete costs the size of the item deleted.
+
+    >>> write_units(1), write_units(1024), write_units(1025)
+    (1, 1, 2)
+    """
+    return max(1, math.ceil(size / WRITE_UNIT_BYTES))
 
 
 def _value_size(value: dict[str, Any]) -> int:

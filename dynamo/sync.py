@@ -34,9 +34,10 @@ from typing import Any, Optional
 
 from dynamo import shape
 from dynamo.config import Settings
-from dynamo.errors import ExtractError, WriteError
+from dynamo.errors import ExtractError, PruneRefused, WriteError
 from dynamo.extract import Row, Source
 from dynamo.load import ItemWriter, advice
+from dynamo.pacing import WritePacer
 from dynamo.shape import Rejected, Shaped
 from dynamo.views import sync_query
 
@@ -120,6 +121,14 @@ class SyncResult:
     stats: dict[str, Any] = field(default_factory=dict)
     run: str = ""
     rejected: list[Rejected] = field(default_factory=list)
+    #: ``full`` (every client written) or ``incremental`` (only the changed ones).
+    mode: str = "full"
+    #: Items deleted (an incremental run's clients that no longer have a figure).
+    deleted: int = 0
+    #: Clients of the source whose item was already right, so not written.
+    unchanged: int = 0
+    #: Write units the table consumed (DynamoDB's figure; see :mod:`dynamo.load`).
+    write_units: int = 0
 
     @property
     def items_per_second(self) -> float:
@@ -130,6 +139,7 @@ class SyncResult:
         return {
             "table": self.table,
             "items": self.items,
+            "write_units": self.write_units,
             "rows": self.rows,
             "seconds": round(self.seconds, 3),
             "items_per_second": round(self.items_per_second, 1),
@@ -137,10 +147,13 @@ class SyncResult:
             "statements": self.statements,
             "entries": self.entries,
             "run": self.run,
+            "mode": self.mode,
+            "deleted": self.deleted,
+            "unchanged": self.unchanged,
             "rejected": [
                 {"clientid": _plain(r.clientid), "reason": r.reason} for r in self.rejected
             ],
-            **{k: v for k, v in self.stats.items() if k not in ("items",)},
+            **{k: v for k, v in self.stats.items() if k not in ("items", "deleted", "write_units")},
         }
 
 
@@ -182,19 +195,14 @@ REJECT_REASONS: tuple[str, ...] = (
 LOWEST_CLIENTID = 0
 
 
-def setup_sql(settings: Settings) -> list[str]:
-    """The statements that create the sync's schema and tables (``create-views`` runs them).
-
-    This and the ones below are statements of ``sql/sync_queries.sql``.
-    """
-    names = ["create_sync_schema", *(f"create_{kind.view}" for kind in KINDS.values())]
-    return [_query(name, settings) for name in names]
-
-
-def snapshot_sql(kind: TableKind, settings: Settings) -> list[str]:
-    """One transaction that replaces the sync's copy of ``kind``'s view: the only
-    statement of a run that reads the view (and so the transactions)."""
-    return [_query(f"clear_{kind.view}", settings), _query(f"snapshot_{kind.view}", settings)]
+def snapshot_sql(kind: TableKind, settings: Settings, mode: str = "full") -> list[str]:
+    """One transaction that replaces the sync's copy of ``kind``'s view (the only
+    statement of a run that reads the view, and so the transactions), then marks the
+    clients the run writes or deletes: every one (``full``), or those whose rows differ
+    from what the last complete run wrote (``incremental``)."""
+    marks = "changes" if mode == "incremental" else "everything"
+    names = ("clear", "snapshot", "clear_changed", marks)
+    return [_query(f"{name}_{kind.view}", settings) for name in names]
 
 
 def plan_sql(kind: TableKind, settings: Settings) -> str:
@@ -216,10 +224,11 @@ def _query(name: str, settings: Settings) -> str:
     return sync_query(name, settings.views_schema, settings.sync_schema)
 
 
-def take_snapshot(source: Source, kind: TableKind, settings: Settings) -> None:
-    """Copy ``kind``'s view into the sync's table (see ``sql/sync_queries.sql``)."""
+def take_snapshot(source: Source, kind: TableKind, settings: Settings, mode: str = "full") -> None:
+    """Copy ``kind``'s view into the sync's table and mark the clients to write
+    (:func:`snapshot_sql`)."""
     try:
-        source.execute_script(snapshot_sql(kind, settings))
+        source.execute_script(snapshot_sql(kind, settings, mode))
     except ExtractError as error:
         if "does not exist" not in str(error):
             raise
@@ -378,18 +387,29 @@ def sync_table(
     entries: int = 0,
     progress: Optional[Progress] = None,
     run: Optional[str] = None,
+    mode: str = "full",
+    allow_mass_delete: bool = False,
+    before_advance: Optional[Callable[[], None]] = None,
+    pacer: Optional[WritePacer] = None,
 ) -> SyncResult:
-    """Write every client (or the ``entries`` lowest clientids) of ``kind`` to its table.
+    """Write every client (or the ``entries`` lowest clientids) of ``kind`` to its table;
+    ``mode="incremental"``: only the clients whose figures changed since the last
+    complete run, and delete those that have none left.
 
     Items carry ``run`` (a new run id when None) as the id of the run that wrote them.
+    A complete run (no ``entries``) then records what it wrote, the state the next
+    incremental run compares with; ``before_advance`` is called just before (the
+    CLI's lease check: a run that lost its lease must not advance the state).
+    ``pacer`` caps the write units sent (a run shares one across its tables).
     """
     entries = check_entries(entries)
+    check_mode(mode, entries)
     progress = progress or Progress()
     run = run or new_run_id()
     table = getattr(settings, kind.table_setting)
     started = time.monotonic()
 
-    take_snapshot(source, kind, settings)
+    take_snapshot(source, kind, settings, mode)
     plan = read_plan(source, kind, settings, entries)
     progress.planned(plan.clients)
     log.info(
@@ -404,6 +424,7 @@ def sync_table(
         workers=settings.workers,
         max_retries=settings.max_retries,
         on_written=progress.written,
+        pacer=pacer,
     )
     reader = RangeReader(
         kind,
@@ -415,7 +436,128 @@ def sync_table(
         progress=progress,
     )
     write_ranges(reader, writer, plan, readers=settings.readers)
-    return _result(reader, writer, plan, entries=entries, seconds=time.monotonic() - started)
+    result = _result(reader, writer, plan, entries=entries, seconds=time.monotonic() - started)
+    result.mode = mode
+    if entries == 0:
+        finish(
+            source,
+            client,
+            kind,
+            settings,
+            result,
+            allow_mass_delete=allow_mass_delete,
+            before_advance=before_advance,
+            pacer=pacer,
+        )
+        result.seconds = time.monotonic() - started
+    return result
+
+
+#: How a run chooses the clients it writes.
+MODES = ("full", "incremental")
+
+
+def check_mode(mode: str, entries: int) -> None:
+    """``mode`` is one of :data:`MODES`; an incremental run is of every client."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if mode == "incremental" and entries:
+        raise ValueError(
+            "an incremental run writes what changed among every client: it cannot go with "
+            "entries (a sample run of the lowest clientids is a full run)"
+        )
+
+
+def finish(
+    source: Source,
+    client: Any,
+    kind: TableKind,
+    settings: Settings,
+    result: SyncResult,
+    *,
+    allow_mass_delete: bool = False,
+    before_advance: Optional[Callable[[], None]] = None,
+    pacer: Optional[WritePacer] = None,
+) -> None:
+    """After every item is written: delete the clients gone (incremental), count the
+    unchanged ones, and record the copy as what was written (:func:`advance`)."""
+    (copied, done), *_ = source.rows(_query(f"count_{kind.view}", settings))
+    if result.mode == "incremental":
+        gone = [int(clientid) for (clientid,) in source.rows(_query(f"gone_{kind.view}", settings))]
+        check_deletion(
+            result.table,
+            gone,
+            copied=int(copied),
+            stored=int(done),
+            allow_mass_delete=allow_mass_delete,
+            max_share=settings.prune_max_share,
+        )
+        result.deleted, units = delete_items(client, result.table, gone, settings, pacer)
+        result.write_units += units
+    result.unchanged = int(copied) - result.items - len(result.rejected)
+    if before_advance is not None:
+        before_advance()
+    advance(source, kind, settings, [r.clientid for r in result.rejected])
+
+
+def check_deletion(
+    table: str,
+    gone: list[int],
+    *,
+    copied: int,
+    stored: int,
+    allow_mass_delete: bool,
+    max_share: float,
+) -> None:
+    """Refuse, as ``--prune`` does, a deletion that looks like a bad read: every client
+    gone, or more than ``max_share`` of them, unless ``allow_mass_delete``.
+
+    >>> check_deletion("t", [1], copied=99, stored=100, allow_mass_delete=False, max_share=0.05)
+    """
+    if not gone or allow_mass_delete:
+        return
+    would = f"it would delete {len(gone)} of the {stored} clients the last complete run wrote"
+    confirm = "check the source; if the deletion is meant, confirm with --allow-mass-delete"
+    if copied == 0:
+        raise PruneRefused(
+            f"not deleting from {table}: the source has no clients and {would}; {confirm}"
+        )
+    if len(gone) > max_share * stored:
+        raise PruneRefused(
+            f"not deleting from {table}: {would} ({len(gone) / stored:.0%}), more than "
+            f"PRUNE_MAX_SHARE ({max_share:.0%}); the source may be half-reloaded: {confirm}"
+        )
+
+
+def delete_items(
+    client: Any,
+    table: str,
+    clientids: list[int],
+    settings: Settings,
+    pacer: Optional[WritePacer] = None,
+) -> tuple[int, int]:
+    """Delete the items of ``clientids`` from ``table``: how many, and the write units."""
+    if not clientids:
+        return 0, 0
+    writer = ItemWriter(
+        client, workers=settings.workers, max_retries=settings.max_retries, pacer=pacer
+    )
+    with writer:
+        for clientid in clientids:
+            writer.delete(table, clientid)
+    return writer.stats.deleted.get(table, 0), writer.stats.write_units.get(table, 0)
+
+
+def advance(source: Source, kind: TableKind, settings: Settings, rejected: list[Any]) -> None:
+    """Record the copy as what the run wrote: the state the next incremental run compares
+    with. A client the run could not store is left out of it, so that the next run
+    tries it again."""
+    for clientid in rejected:
+        if isinstance(clientid, int):
+            list(source.rows(_query(f"forget_{kind.view}", settings), {"clientid": clientid}))
+    source.execute_script(
+        [_query(f"clear_done_{kind.view}", settings), _query(f"promote_{kind.view}", settings)]
+    )
 
 
 def _result(
@@ -436,4 +578,5 @@ def _result(
         stats=writer.stats.as_dict(),
         run=reader.run,
         rejected=sorted(rejected, key=_by_clientid),
+        write_units=writer.stats.write_units.get(table, 0),
     )

@@ -49,7 +49,7 @@ from dynamo.extract import Source
 from dynamo.load import advice as write_advice
 from dynamo.load import call_with_retries, describe, retry_reason
 from dynamo.shape import Item, Rejected, item_size
-from dynamo.sync import TableKind, plan_sql, range_sql, read_plan
+from dynamo.sync import TableKind, plan_ranges
 from dynamo.views import sync_query
 
 log = logging.getLogger(__name__)
@@ -268,6 +268,10 @@ class TableReport:
 # --- where the snapshot is read -------------------------------------------------------
 
 
+#: A ``(low, high]`` clientid range.
+Range = tuple[int, int]
+
+
 @dataclass(frozen=True)
 class SnapshotStatements:
     """The statements that read the snapshot ``verify`` compares DynamoDB with."""
@@ -279,12 +283,21 @@ class SnapshotStatements:
 
 def snapshot_statements(kind: TableKind, settings: Settings) -> SnapshotStatements:
     """The one place that says which warehouse table holds the latest snapshot: the
-    sync's own copy of ``kind``'s view (the plan and range statements of the sync)."""
-    return SnapshotStatements(
-        plan=plan_sql(kind, settings),
-        range=range_sql(kind, settings),
-        sample=sync_query(f"sample_{kind.view}", settings.views_schema, settings.sync_schema),
-    )
+    statements ``verify_*`` of ``sql/sync_queries.sql`` read the sync's whole copy of
+    ``kind``'s view (the sync's own plan and ranges read only the clients a run marks)."""
+
+    def query(step: str) -> str:
+        return sync_query(f"verify_{step}_{kind.view}", settings.views_schema, settings.sync_schema)
+
+    return SnapshotStatements(plan=query("plan"), range=query("range"), sample=query("sample"))
+
+
+def read_ranges(
+    source: Source, statements: SnapshotStatements, chunk: int
+) -> list[tuple[int, int]]:
+    """The ``(low, high]`` clientid ranges of ``chunk`` clients of the whole snapshot."""
+    bounds = [int(clientid) for (clientid,) in source.rows(statements.plan, {"chunk": chunk})]
+    return plan_ranges(bounds)
 
 
 def expected_rows(
@@ -297,8 +310,7 @@ def expected_rows(
         if sample is not None:
             yield from source.rows(statements.sample, {"sample": sample})
             return
-        plan = read_plan(source, kind, settings, 0)
-        for low, high in plan.ranges:
+        for low, high in read_ranges(source, statements, settings.chunk_clients):
             yield from source.rows(statements.range, {"low": low, "high": high})
     except ExtractError as error:
         if "does not exist" not in str(error):

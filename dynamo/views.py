@@ -196,19 +196,31 @@ def create_views(
     return run + _create_sync_tables(source, views_schema, sync_schema)
 
 
-def _create_sync_tables(source: Source, views_schema: str, sync_schema: str) -> list[str]:
-    """The sync's schema, and its copy of each view it reads (``create_<view>`` in
-    ``sql/sync_queries.sql``); a copy whose columns are not the statement's is dropped
-    and created again (it holds nothing a run does not write anew)."""
+def sync_tables(
+    views_schema: str = Settings.views_schema, sync_schema: str = Settings.sync_schema
+) -> dict[str, str]:
+    """Each table the sync owns, by name: its CREATE TABLE statement (the statements
+    ``create_<table>`` of ``sql/sync_queries.sql``)."""
     names = named_statements(package_sql("sync_queries.sql"))
+    tables = [name.removeprefix("create_") for name in names if name.startswith("create_")]
+    return {
+        table: sync_query(f"create_{table}", views_schema, sync_schema)
+        for table in tables
+        if table != "sync_schema"
+    }
+
+
+def _create_sync_tables(source: Source, views_schema: str, sync_schema: str) -> list[str]:
+    """The sync's schema and tables (:func:`sync_tables`). A table whose columns are not
+    its statement's (a new release) is dropped and created again: the copies are
+    written anew by every run, and an empty record of what was written makes the next
+    incremental run write every client."""
     run = [sync_query("create_sync_schema", views_schema, sync_schema)]
     source.execute(run[0])
-    for name in (name.removeprefix("create_") for name in names if name.startswith("create_")):
-        if name == "sync_schema":
-            continue
-        statement = sync_query(f"create_{name}", views_schema, sync_schema)
+    tables = sync_tables(views_schema, sync_schema)
+    for name, statement in tables.items():
         old = [column[0] for column in _columns(source, sync_schema, name)]
-        if old and old != table_columns(statement):
+        if old and old != table_columns(statement, tables):
             log.info("%s.%s changes its columns: dropping it to create it again", sync_schema, name)
             drop = f"DROP TABLE {sync_schema}.{name}"
             source.execute(drop)
@@ -218,12 +230,18 @@ def _create_sync_tables(source: Source, views_schema: str, sync_schema: str) -> 
     return run
 
 
-def table_columns(statement: str) -> list[str]:
-    """The column names a one-line CREATE TABLE statement declares, in order.
+def table_columns(statement: str, tables: Optional[dict[str, str]] = None) -> list[str]:
+    """The column names a one-line CREATE TABLE statement declares, in order; for
+    ``(LIKE s.parent)``, the parent's, from its statement in ``tables``.
 
     >>> table_columns("CREATE TABLE s.t ( a BIGINT NOT NULL, b DECIMAL(38, 2), PRIMARY KEY (a) )")
     ['a', 'b']
+    >>> table_columns("CREATE TABLE s.u (LIKE s.t)", {"t": "CREATE TABLE s.t ( a BIGINT )"})
+    ['a']
     """
+    like = re.search(r"\(\s*LIKE\s+\w+\.(\w+)\s*\)", statement)
+    if like is not None:
+        return table_columns((tables or {})[like[1]], tables)
     body = statement[statement.index("(") + 1 :]
     out = []
     for match in re.finditer(r"(?:^|,)\s*(\w+)\s+(\w+)", body):

@@ -2,8 +2,14 @@
 # The nightly sync, for cron: runs from any working directory, loads config/.env,
 # never overlaps with itself, appends timestamped logs, exits with the job's status.
 #
-#   scripts/insert.sh                  # full sync of both tables
-#   scripts/insert.sh --entries 100    # any extra arguments go to `contabyx-etl run`
+#   scripts/insert.sh                  # incremental sync; a full one on CONTABYX_FULL_DAY
+#   scripts/insert.sh --full           # any extra arguments go to `contabyx-etl run`
+#
+# Without --full, --incremental, --entries or --prune among the arguments, the run is
+# --incremental (it writes what changed since the last complete run), except on
+# CONTABYX_FULL_DAY (1-7, Monday to Sunday in UTC, as `date -u +%u`; default 7), when it
+# is a full run: every item rewritten, the safety net against whatever an incremental
+# run cannot see (a hand edit of a table, a restore).
 #
 # Environment: CONTABYX_LOG (default logs/insert.log under the repository),
 # CONTABYX_LOCK (default run/insert.lock under the repository, in a directory only
@@ -78,8 +84,23 @@ if [ -z "${LOG_LEVEL:-}" ] && ! grep -qsE '^[[:space:]]*(export[[:space:]]+)?LOG
   export LOG_LEVEL=INFO
 fi
 
-echo "insert.sh: sync starting (pid $$)" | stamp >>"$log"
-"$etl" run "$@" 2>&1 | stamp >>"$log"
+full_day="${CONTABYX_FULL_DAY:-7}"
+case "$full_day" in
+  [1-7]) ;;
+  *)
+    echo "insert.sh: CONTABYX_FULL_DAY must be a day 1-7 (Monday to Sunday), not '$full_day'" |
+      stamp | tee -a "$log" >&2
+    exit "$EX_CONFIG"
+    ;;
+esac
+mode=()
+case " $* " in
+  *" --full "* | *" --incremental "* | *" --entries"* | *" --prune "*) ;; # the caller chose
+  *) if [ "$(date -u +%u)" = "$full_day" ]; then mode=(--full); else mode=(--incremental); fi ;;
+esac
+
+echo "insert.sh: sync starting (pid $$) ${mode[*]:-}" | stamp >>"$log"
+"$etl" run "${mode[@]}" "$@" 2>&1 | stamp >>"$log"
 status=${PIPESTATUS[0]}
 echo "insert.sh: sync finished with status $status" | stamp >>"$log"
 exit "$status"

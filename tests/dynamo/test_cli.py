@@ -44,7 +44,8 @@ def test_create_tables_views_and_run_load_every_client(seeded: int) -> None:
     assert boto3.client("dynamodb").describe_table(TableName="cli_ci")["Table"]["ItemCount"] >= 0
     done = etl("run", "--table", "clients_info", "--entries", "3")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("synced cli_ci: 3 items in ")
+    # Three small items: one write unit each.
+    assert done.stdout.startswith("synced cli_ci: 3 items, 3 WCU in ")
 
 
 def test_info_logging_names_the_clientids_of_each_batch(seeded: int) -> None:
@@ -55,7 +56,13 @@ def test_info_logging_names_the_clientids_of_each_batch(seeded: int) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["run", "--entries", "-1"], ["run", "--table", "nope"], ["run", "--workers", "0"], ["fly"]],
+    [
+        ["run", "--entries", "-1"],
+        ["run", "--table", "nope"],
+        ["run", "--workers", "0"],
+        ["run", "--max-write-units", "-5"],
+        ["fly"],
+    ],
 )
 @pytest.mark.integration
 def test_bad_arguments_are_usage_errors(args: list[str]) -> None:
@@ -102,13 +109,16 @@ def test_insert_sh_runs_from_anywhere_and_logs(seeded: int, tmp_path: Path) -> N
 def test_the_summary_line_names_rejected_rows_and_clients() -> None:
     from dynamo.cli import _summary_line
 
-    def table(items: int, rejected: list[tuple[int, str]]) -> dict[str, Any]:
-        return {"items": items, "rejected": [{"clientid": c, "reason": r} for c, r in rejected]}
+    def table(items: int, rejected: list[tuple[int, str]], units: int = 0) -> dict[str, Any]:
+        rejects = [{"clientid": c, "reason": r} for c, r in rejected]
+        return {"items": items, "write_units": units, "rejected": rejects}
 
     summary = {
         "tables": {
-            "ci": table(10, []),
-            "ciby": table(9, [(7, "client 7: its item is 512.0 KB, over DynamoDB's 400 KB limit")]),
+            "ci": table(10, [], units=10),
+            "ciby": table(
+                9, [(7, "client 7: its item is 512.0 KB, over DynamoDB's 400 KB limit")], units=41
+            ),
         },
         # Every non-zero reason, whatever its name: the view owns the list.
         "rejected_rows": {"unknown_type": 3, "null_time": 0, "some_new_reason": 2},
@@ -116,7 +126,7 @@ def test_the_summary_line_names_rejected_rows_and_clients() -> None:
         "retries": 4,
     }
     assert _summary_line(summary) == (
-        "synced ci: 10 items, ciby: 9 items, 1 rejected in 1.2 s, 4 retries; "
+        "synced ci: 10 items, 10 WCU, ciby: 9 items, 41 WCU, 1 rejected in 1.2 s, 4 retries; "
         "rejected source rows: unknown_type 3, some_new_reason 2; "
         "rejected clients: 7 (ciby: its item is 512.0 KB, over DynamoDB's 400 KB limit)"
     )

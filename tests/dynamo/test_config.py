@@ -43,6 +43,7 @@ def test_defaults(tmp_path: Path) -> None:
         ({"workers": "many"}, "WORKERS"),
         ({"workers": True}, "WORKERS"),
         ({"source": "ftp"}, "SOURCE"),
+        ({"max_write_units": -1}, "MAX_WRITE_UNITS"),
         ({"clients_info_table": "same", "clients_info_by_year_table": "same"}, "differ"),
     ],
 )
@@ -97,6 +98,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "READERS": ("2", 2),
     "CHUNK_CLIENTS": ("77", 77),
     "MAX_RETRIES": ("4", 4),
+    "MAX_WRITE_UNITS": ("500", 500),
     "STATEMENT_TIMEOUT": ("120", 120.0),
     "AWS_CONNECT_TIMEOUT": ("2.5", 2.5),
     "AWS_READ_TIMEOUT": ("7", 7.0),

@@ -17,6 +17,8 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from dynamo.load import BATCH_SIZE, ItemWriter, WriteError, advice, call_with_retries
+from dynamo.pacing import WritePacer
+from dynamo.shape import item_size
 
 TABLE = "clients_info"
 
@@ -39,6 +41,11 @@ def _put(clientid: int) -> dict[str, Any]:
     return {"PutRequest": {"Item": _item(clientid)}}
 
 
+def _sent(requests: list[dict[str, Any]]) -> dict[str, Any]:
+    """The parameters of the ``BatchWriteItem`` that sends ``requests``."""
+    return {"RequestItems": {TABLE: requests}, "ReturnConsumedCapacity": "TOTAL"}
+
+
 def test_unprocessed_items_and_throttling_are_resent_until_written() -> None:
     client = _client()
     sleeps: list[float] = []
@@ -47,7 +54,7 @@ def test_unprocessed_items_and_throttling_are_resent_until_written() -> None:
         stub.add_response(
             "batch_write_item",
             {"UnprocessedItems": {TABLE: first[20:]}},
-            {"RequestItems": {TABLE: first}},
+            _sent(first),
         )
         stub.add_client_error(
             "batch_write_item",
@@ -57,9 +64,7 @@ def test_unprocessed_items_and_throttling_are_resent_until_written() -> None:
         stub.add_client_error(
             "batch_write_item", service_error_code="InternalServerError", http_status_code=500
         )
-        stub.add_response(
-            "batch_write_item", {"UnprocessedItems": {}}, {"RequestItems": {TABLE: first[20:]}}
-        )
+        stub.add_response("batch_write_item", {"UnprocessedItems": {}}, _sent(first[20:]))
         with ItemWriter(client, workers=1, sleep=sleeps.append) as writer:
             for i in range(BATCH_SIZE):
                 writer.put(TABLE, _item(i))
@@ -114,17 +119,17 @@ def test_a_batch_refused_as_invalid_leaves_out_only_the_refused_items() -> None:
             service_error_code="ValidationException",
             service_message="Item size has exceeded the maximum allowed size",
             http_status_code=400,
-            expected_params={"RequestItems": {TABLE: batch}},
+            expected_params=_sent(batch),
         )
-        stub.add_response("batch_write_item", {}, {"RequestItems": {TABLE: batch[:1]}})
+        stub.add_response("batch_write_item", {}, _sent(batch[:1]))
         stub.add_client_error(
             "batch_write_item",
             service_error_code="ValidationException",
             service_message="Item size has exceeded the maximum allowed size",
             http_status_code=400,
-            expected_params={"RequestItems": {TABLE: batch[1:2]}},
+            expected_params=_sent(batch[1:2]),
         )
-        stub.add_response("batch_write_item", {}, {"RequestItems": {TABLE: batch[2:]}})
+        stub.add_response("batch_write_item", {}, _sent(batch[2:]))
         with ItemWriter(client, workers=1, sleep=lambda _s: None) as writer:
             for i in (1, 2, 3):
                 writer.put(TABLE, _item(i))
@@ -228,8 +233,89 @@ def test_deletes_are_batched_like_puts() -> None:
         stub.add_response(
             "batch_write_item",
             {},
-            {"RequestItems": {TABLE: [{"DeleteRequest": {"Key": {"clientid": {"N": "4"}}}}]}},
+            _sent([{"DeleteRequest": {"Key": {"clientid": {"N": "4"}}}}]),
         )
         with ItemWriter(client, workers=1) as writer:
             writer.delete(TABLE, 4)
     assert writer.stats.deleted == {TABLE: 1}
+
+
+def _sized_put(clientid: int, size: int) -> dict[str, Any]:
+    """A put of an item of exactly ``size`` bytes by DynamoDB's rule."""
+    head = _item(clientid)
+    pad = size - item_size(head) - len("pad")
+    return {"PutRequest": {"Item": {**head, "pad": {"S": "x" * pad}}}}
+
+
+def test_write_units_are_dynamodbs_figure_when_it_gives_one() -> None:
+    client = _client()
+    with Stubber(client) as stub:
+        stub.add_response(
+            "batch_write_item",
+            {"ConsumedCapacity": [{"TableName": TABLE, "CapacityUnits": 7.0}]},
+            _sent([_put(1)]),
+        )
+        with ItemWriter(client, workers=1) as writer:
+            writer.put(TABLE, _item(1))
+    # By the rule this small item costs 1; DynamoDB's answer wins (an overwritten item
+    # that was bigger costs its old size).
+    assert writer.stats.write_units == {TABLE: 7}
+
+
+def test_without_dynamodbs_figure_write_units_follow_its_rule_for_what_was_written() -> None:
+    client = _client()
+    sizes = {1: 1024, 2: 1025, 3: 3000, 4: 5000}  # 1, 2, 3 and 5 units
+    batch = [_sized_put(clientid, size) for clientid, size in sizes.items()]
+    with Stubber(client) as stub:
+        stub.add_response("batch_write_item", {"UnprocessedItems": {TABLE: batch[3:]}})
+        stub.add_response("batch_write_item", {}, _sent(batch[3:]))
+        with ItemWriter(client, workers=1, sleep=lambda _s: None) as writer:
+            for request in batch:
+                writer.put(TABLE, request["PutRequest"]["Item"])
+            writer.delete(TABLE, 9)
+        stub.assert_no_pending_responses()
+    # Client 4 counted once, when it was written; the delete costs at least one unit.
+    assert writer.stats.write_units == {TABLE: 1 + 2 + 3 + 1 + 5}
+
+
+def test_the_pacer_holds_each_batch_until_its_units_fit() -> None:
+    now = [0.0]
+    pacer = WritePacer(10, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    client = _client()
+    batches = [[_sized_put(n * 100 + i, 1500) for i in range(BATCH_SIZE)] for n in range(3)]
+    sent_at: list[float] = []
+    with Stubber(client) as stub:
+        for batch in batches:
+            stub.add_response("batch_write_item", {}, _sent(batch))
+        client.meta.events.register(
+            "before-parameter-build.dynamodb.BatchWriteItem", lambda **_: sent_at.append(now[0])
+        )
+        with ItemWriter(client, workers=1, pacer=pacer) as writer:
+            for batch in batches:
+                for request in batch:
+                    writer.put(TABLE, request["PutRequest"]["Item"])
+        stub.assert_no_pending_responses()
+    # 25 items of 1.5 KB are 50 units: the whole budget of a window at 10 a second.
+    assert sent_at == [0.0, 5.0, 10.0]
+    assert writer.stats.write_units == {TABLE: 150}
+
+
+def test_units_dynamodb_billed_beyond_the_estimate_hold_back_the_next_batch() -> None:
+    now = [0.0]
+    pacer = WritePacer(2, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    client = _client()
+    sent_at: list[float] = []
+    with Stubber(client) as stub:
+        # A small put over a 10 KB item is billed 10 units: the window's whole budget.
+        stub.add_response(
+            "batch_write_item", {"ConsumedCapacity": [{"TableName": TABLE, "CapacityUnits": 10}]}
+        )
+        stub.add_response("batch_write_item", {})
+        client.meta.events.register(
+            "before-parameter-build.dynamodb.BatchWriteItem", lambda **_: sent_at.append(now[0])
+        )
+        with ItemWriter(client, workers=1, pacer=pacer) as writer:
+            writer.put(TABLE, _item(1))
+            writer.flush()
+            writer.put(TABLE, _item(2))
+    assert sent_at == [0.0, 5.0]

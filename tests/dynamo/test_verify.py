@@ -182,3 +182,31 @@ def test_a_failure_is_one_line(synced: list[int]) -> None:
     done = etl(TABLES, "verify", "--sample", "3", SYNC_SCHEMA="no_such_sync")
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and "contabyx-etl run` first" in done.stderr, done.stderr
+
+
+def test_after_an_incremental_run_verify_still_reads_every_client(
+    synced: list[int], warehouse: Any
+) -> None:
+    """An incremental run reads only the clients it marks; verify reads the whole copy."""
+    changed = synced[5]
+    with warehouse.cursor() as cur:
+        cur.execute("SELECT MIN(typeid) FROM contabyx.transactiontypes WHERE nature = 'income'")
+        income = int(cur.fetchone()[0])
+        cur.execute("SELECT COALESCE(MAX(transactionid), 0) + 1 FROM contabyx.transactions")
+        new_id = int(cur.fetchone()[0])
+        cur.execute(
+            "INSERT INTO contabyx.transactions (transactionid, clientid, typeid, time, amount)"
+            " VALUES (%s, %s, %s, '2024-06-01 10:00:00', 1.23)",
+            (new_id, changed, income),
+        )
+    try:
+        run = etl(TABLES, "run", "--incremental", "--json")
+        assert run.returncode == 0, run.stderr
+        assert [t["items"] for t in json.loads(run.stdout)["tables"].values()] == [1, 1]
+        status, report = _verify()
+    finally:
+        with warehouse.cursor() as cur:
+            cur.execute("DELETE FROM contabyx.transactions WHERE transactionid = %s", (new_id,))
+        assert etl(TABLES, "run").returncode == 0
+    assert status == 0, report["differences"][:5]
+    assert [t["clients"] for t in report["tables"].values()] == [len(synced), len(synced)]

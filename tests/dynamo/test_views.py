@@ -48,11 +48,16 @@ def _where(statement: str) -> str:
 
 def test_the_sync_statements_file_names_each_statement_once() -> None:
     names = named_statements(package_sql("sync_queries.sql"))
-    per_view = ("create", "clear", "snapshot", "plan", "range", "sample")
+    per_view = (
+        "create", "clear", "snapshot", "clear_changed", "changes", "everything", "plan",
+        "range", "gone", "count", "forget", "clear_done", "promote",
+        "verify_plan", "verify_range", "verify_sample",
+    )  # fmt: skip
+    tables = ("create_{}_done", "create_{}_changed")
     views = ("clients_info", "clients_info_by_month")
     assert set(names) == {"create_sync_schema", "rejects"} | {
         f"{step}_{view}" for step in per_view for view in views
-    }
+    } | {table.format(view) for table in tables for view in views}
     assert all("\n" not in statement for statement in names.values())
 
 

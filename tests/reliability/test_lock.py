@@ -153,3 +153,44 @@ def test_log_level_of_the_env_file_is_not_overridden(tmp_path: Path, in_file: bo
     # With LOG_LEVEL in the file, the job inherits none and the sync reads the file's.
     assert ("level=INFO" in log) is not in_file
     assert " level=" in log
+
+
+# --- which run cron starts ------------------------------------------------------------
+
+
+def _today() -> int:
+    return int(time.strftime("%u", time.gmtime()))
+
+
+@pytest.mark.parametrize(
+    ("full_day", "args", "expected"),
+    [
+        ("today", [], "job ran: run --full"),
+        ("another day", [], "job ran: run --incremental"),
+        ("another day", ["--full"], "job ran: run --full"),
+        ("today", ["--entries", "5"], "job ran: run --entries 5"),
+        ("another day", ["--prune"], "job ran: run --prune"),
+    ],
+)
+def test_cron_runs_incremental_and_a_full_run_on_its_day(
+    tmp_path: Path, full_day: str, args: list[str], expected: str
+) -> None:
+    repo, env = _checkout(tmp_path)
+    day = _today() if full_day == "today" else _today() % 7 + 1
+    done = subprocess.run(
+        ["bash", str(repo / "scripts" / "insert.sh"), *args],
+        env={**env, "CONTABYX_FULL_DAY": str(day)},
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert expected in (tmp_path / "insert.log").read_text()
+
+
+def test_a_bad_full_day_is_a_configuration_error(tmp_path: Path) -> None:
+    repo, env = _checkout(tmp_path)
+    done = _run(repo, env, CONTABYX_FULL_DAY="sunday")
+    assert done.returncode == LOCK_UNUSABLE
+    assert "CONTABYX_FULL_DAY must be a day 1-7" in done.stderr

@@ -1,6 +1,6 @@
 """Benchmark of the HTTP API: ``contabyx serve`` against the library in-process.
 
-    python bench/http.py [--clients 2000] [--concurrency 32] [--seconds 30]
+    python bench/http_lookups.py [--clients 2000] [--concurrency 32] [--seconds 30]
 
 On the local stack, against the same synced tables, one after the other:
 
@@ -43,6 +43,7 @@ from devstack.procs import free_port  # noqa: E402
 from devstack.seed import seed  # noqa: E402
 from devstack.stack import Stack  # noqa: E402
 from dynamo.aws import dynamodb_client  # noqa: E402
+from dynamo.config import load_settings  # noqa: E402
 from dynamo.extract import open_source  # noqa: E402
 from dynamo.query import Insert  # noqa: E402
 from dynamo.tables import create_tables  # noqa: E402
@@ -230,7 +231,9 @@ def main() -> None:
     env = stack.up()
     os.environ.update(env)
     seed(stack.warehouse_conninfo(), clients=args.clients, seed=9)
-    create_views(open_source(env), late_binding=False)
+    create_views(
+        open_source(load_settings(environ=env, env_file=Path(os.devnull))), late_binding=False
+    )
     create_tables(dynamodb_client(retries=True), INFO, BY_YEAR)
     insert = Insert(clients_info_table=INFO, clients_info_by_year_table=BY_YEAR)
     ids = list(insert.clients_info().clientids)

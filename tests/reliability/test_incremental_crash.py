@@ -1,0 +1,127 @@
+"""Incremental runs through the command line: a change to 1% of the clients writes
+those clients only; a run killed while it writes, or while the warehouse takes its
+copy, is completed exactly by the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from typing import Any
+
+import pytest
+
+from devstack.faults import FaultProxy, Rule
+from tests.support.expected import from_warehouse
+from tests.support.synced import ROOT, differences, etl, etl_command, etl_env, fresh_tables, seeded
+
+CLIENTS = 1000
+TABLES = ("incr_crash_ci", "incr_crash_ciby")
+
+
+@pytest.fixture(scope="module")
+def synced(local_stack: Any, warehouse: Any) -> Any:
+    seeded(local_stack, warehouse, clients=CLIENTS, seed=43, years=(2018, 2026))
+    fresh_tables(*TABLES)
+    done = etl(TABLES, "run")
+    assert done.returncode == 0, done.stderr
+    return warehouse
+
+
+#: The transactions that count for their client (the views' filter, in short).
+COUNTED = (
+    "SELECT t.transactionid, t.clientid FROM contabyx.transactions t"
+    " JOIN (SELECT typeid FROM contabyx.transactiontypes GROUP BY typeid"
+    "  HAVING MIN(nature) = MAX(nature) AND MIN(nature) IN ('income', 'expense')) tt"
+    " ON tt.typeid = t.typeid"
+    " WHERE t.clientid >= 0 AND t.amount IS NOT NULL"
+    " AND EXTRACT(YEAR FROM t.time) BETWEEN 1 AND 9999"
+)
+
+
+def _change(warehouse: Any, every: int) -> list[int]:
+    """Add one cent to one counted transaction of every ``every``-th client with one;
+    their clientids."""
+    with warehouse.cursor() as cur:
+        cur.execute(f"SELECT DISTINCT clientid FROM ({COUNTED}) c ORDER BY clientid")
+        clients = [int(row[0]) for row in cur.fetchall()][::every]
+        cur.execute(
+            "UPDATE contabyx.transactions SET amount = amount + 0.01 WHERE transactionid IN"
+            f" (SELECT MIN(transactionid) FROM ({COUNTED}) c"
+            "  WHERE clientid = ANY(%s) GROUP BY clientid)",
+            (clients,),
+        )
+    return clients
+
+
+def _incremental(**env: str) -> dict[str, Any]:
+    done = etl(TABLES, "run", "--incremental", "--json", **env)
+    assert done.returncode == 0, done.stderr
+    return dict(json.loads(done.stdout))
+
+
+def test_a_change_to_one_percent_writes_only_those_clients(synced: Any) -> None:
+    changed = _change(synced, 100)
+    assert len(changed) == -(-len(from_warehouse(synced)) // 100)  # one in a hundred
+    summary = _incremental()
+    for table in TABLES:
+        counts = summary["tables"][table]
+        assert (counts["items"], counts["deleted"]) == (len(changed), 0)
+        assert counts["unchanged"] == len(from_warehouse(synced)) - len(changed)
+    assert differences(TABLES, from_warehouse(synced)) == []
+
+
+def test_a_run_killed_while_writing_is_completed_by_the_next(synced: Any) -> None:
+    changed = _change(synced, 10)
+    run = subprocess.Popen(
+        etl_command("--log-level", "INFO", "run", "--incremental"),
+        env=etl_env(TABLES, WORKERS="1"),
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert run.stderr is not None
+    batches = 0
+    for line in run.stderr:
+        batches += " wrote " in line
+        if batches == 3:
+            run.send_signal(signal.SIGKILL)
+            break
+    assert run.wait(timeout=60) == -signal.SIGKILL
+    expected = from_warehouse(synced)
+    assert differences(TABLES, expected), "the kill must land in the middle of the writes"
+
+    summary = _incremental()
+    # Nothing was recorded as written: the next run writes every changed client again.
+    assert summary["tables"][TABLES[0]]["items"] == len(changed)
+    assert differences(TABLES, expected) == []
+
+
+def test_a_run_killed_while_the_warehouse_copies_is_completed_by_the_next(
+    local_stack: Any, synced: Any
+) -> None:
+    changed = _change(synced, 50)
+    upstream = local_stack.env["AWS_ENDPOINT_URL_REDSHIFT_DATA"]
+    with FaultProxy(upstream) as proxy:
+        # The copy never reports finished: the run waits in the snapshot, and is killed.
+        proxy.add_rule(Rule.statement_status("STARTED", sql_contains="contabyx_sync"))
+        run = subprocess.Popen(
+            etl_command("run", "--incremental"),
+            env=etl_env(TABLES, AWS_ENDPOINT_URL_REDSHIFT_DATA=proxy.url),
+            cwd=ROOT,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while not proxy.injections and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert proxy.injections, "the run must reach the snapshot"
+        run.send_signal(signal.SIGKILL)
+        assert run.wait(timeout=60) == -signal.SIGKILL
+    expected = from_warehouse(synced)
+    assert differences(TABLES, expected)
+
+    summary = _incremental()
+    assert summary["tables"][TABLES[1]]["items"] == len(changed)
+    assert differences(TABLES, expected) == []
