@@ -292,9 +292,7 @@ def snapshot_statements(kind: TableKind, settings: Settings) -> SnapshotStatemen
     return SnapshotStatements(plan=query("plan"), range=query("range"), sample=query("sample"))
 
 
-def read_ranges(
-    source: Source, statements: SnapshotStatements, chunk: int
-) -> list[tuple[int, int]]:
+def read_ranges(source: Source, statements: SnapshotStatements, chunk: int) -> list[Range]:
     """The ``(low, high]`` clientid ranges of ``chunk`` clients of the whole snapshot."""
     bounds = [int(clientid) for (clientid,) in source.rows(statements.plan, {"chunk": chunk})]
     return plan_ranges(bounds)
