@@ -6,8 +6,23 @@
                      [--workers K] [--max-write-units N] [--source data-api|direct] [--json]
                      [--incremental | --full] [--prune] [--allow-mass-delete]
     contabyx-etl verify [--table ...] [--sample N] [--max-read-units U] [--json]
+    contabyx-etl status [--json] [--max-age 26h] [--last N]
 
-Exit status:
+``run`` takes the sync's lease first (one run at a time, on any machine: a second
+run is refused with exit 1, naming the run that holds it) and records the run in
+``SYNC_TABLE``, however it ends. ``status`` prints the last runs, one line each,
+latest first, and exits:
+
+- 0: the last run that ended succeeded (or stored every client but some rejected
+  ones) and the last success is within ``--max-age`` (default 26h);
+- 1: the last run that ended failed, or a run died without ending (its record says
+  running, its lease is gone);
+- 2: no success is recorded, or the last one is older than ``--max-age`` (a usage
+  error also exits 2).
+
+A run still in progress is shown as such and judged by the runs before it.
+
+Exit status of the other commands:
 
 - 0: every client was written (source rows the views reject are counted in the
   summary line, by reason);
@@ -53,6 +68,11 @@ _NAMED_REJECTS = 10
 log = logging.getLogger("dynamo")
 
 TABLE_CHOICES = ("clients_info", "clients_info_by_year", "all")
+#: ``status``: a nightly sync's last success is at most this old (a day and some slack).
+DEFAULT_MAX_AGE = "26h"
+#: ``status`` exit codes: the last run failed; no recent success.
+EXIT_LAST_FAILED = 1
+EXIT_STALE = 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -126,6 +146,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--source", choices=SOURCES, help="where to read the snapshot")
     verify.add_argument("--json", action="store_true", help="print every difference as JSON")
+    status = sub.add_parser("status", help="the last runs; exit 1 if the last failed, 2 if stale")
+    status.add_argument("--json", action="store_true", help="print the runs as JSON")
+    status.add_argument(
+        "--max-age",
+        type=_duration,
+        default=_duration(DEFAULT_MAX_AGE),
+        help=f"the last success must be newer than this (26h, 90m, 2d); default {DEFAULT_MAX_AGE}",
+    )
+    status.add_argument("--last", type=_positive, default=10, help="how many runs to show")
     return parser
 
 
@@ -134,6 +163,15 @@ def _positive_units(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError("must be a number more than 0")
     return value
+
+
+def _duration(text: str) -> float:
+    from dynamo.runs import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _non_negative(text: str) -> int:
@@ -193,8 +231,12 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     names = list(KINDS) if args.table == "all" else [args.table]
     started = time.monotonic()
     summary: dict[str, Any] = {"tables": {}, "entries": args.entries}
-    with Insert(**overrides) as insert:
-        results = [_sync_one(insert, name, args) for name in names]
+    mode = "incremental" if args.incremental else "full"
+    with Insert(**overrides) as insert, insert.exclusive(mode) as record:
+        results = []
+        for name in names:
+            insert.check_lease()
+            results.append(_sync_one(insert, name, args))
         summary["tables"] = {result.table: result.summary() for result in results}
         summary["rejected_rows"] = insert.source_rejects()
         # Only now, every table synced without error, is the set of clients known.
@@ -202,6 +244,10 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
             pruned = insert.prune_all(results, allow_mass_delete=args.allow_mass_delete)
             for table, deleted in pruned.items():
                 summary["tables"][table]["pruned"] = deleted
+        summary["run"] = insert.run
+        record.counts(summary["tables"])
+        if _rejected(summary):
+            record.outcome = "rejected"
     summary["seconds"] = round(time.monotonic() - started, 3)
     summary["retries"] = sum(t["retries"] for t in summary["tables"].values())
     return summary
@@ -282,7 +328,12 @@ def _create_tables(_args: argparse.Namespace) -> int:
         connect_timeout=settings.aws_connect_timeout,
         read_timeout=settings.aws_read_timeout,
     )
-    names = create_tables(client, settings.clients_info_table, settings.clients_info_by_year_table)
+    names = create_tables(
+        client,
+        settings.clients_info_table,
+        settings.clients_info_by_year_table,
+        sync_table=settings.sync_table,
+    )
     print(f"tables ready: {', '.join(names)}")
     return 0
 
@@ -359,11 +410,55 @@ def _verify_line(reports: Sequence[Any]) -> str:
     return f"verified {'; '.join(parts)}: {verdict}"
 
 
+def _status(args: argparse.Namespace) -> int:
+    from dynamo import runs
+
+    insert = Insert()
+    client, table = insert.runs_client, insert.settings.sync_table
+    holder = runs.current_holder(client, table)
+    records = runs.latest_runs(client, table, args.last)
+    for record in records:
+        if record["status"] == runs.RUNNING and record["run"] != holder:
+            record["status"] = "abandoned"  # its lease is gone: killed, or lost its machine
+    ended = [r for r in records if r["status"] != runs.RUNNING]
+    last = ended[0] if ended else None
+    success = runs.last_success(client, table)
+    now = time.time()
+    if last is not None and last["status"] in (runs.FAILED, "abandoned"):
+        code = EXIT_LAST_FAILED
+    elif success is None or now - (success["ended"] or success["started"]) > args.max_age:
+        code = EXIT_STALE
+    else:
+        code = 0
+    if args.json:
+        out = {"runs": records, "last_success": success, "max_age": args.max_age, "exit": code}
+        print(json.dumps(out, sort_keys=True))
+    else:
+        for record in records:
+            print(_status_line(record, now))
+        if not records:
+            print("no run recorded")
+        if code == EXIT_STALE:
+            when = "none recorded" if success is None else f"the last was {success['run']}"
+            print(f"no success within {args.max_age:.0f} s ({when})")
+    return code
+
+
+def _status_line(record: dict[str, Any], now: float) -> str:
+    end = record["ended"] if record["ended"] is not None else now
+    took = f"{end - record['started']:.1f} s" + ("" if record["ended"] is not None else " so far")
+    tables = ", ".join(f"{name} {t.get('items', 0)}" for name, t in record["tables"].items())
+    line = f"{record['run']} {record['mode']} {record['status']} {took}"
+    line += f" {tables}" if tables else ""
+    return line + (f" error: {record['error']}" if record["error"] else "")
+
+
 COMMANDS = {
     "create-tables": _create_tables,
     "create-views": _create_views,
     "run": _sync,
     "verify": _verify,
+    "status": _status,
 }
 
 

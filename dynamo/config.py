@@ -69,6 +69,8 @@ class Settings:
     sync_schema: str = "contabyx_sync"
     clients_info_table: str = layout.CLIENTS_INFO_TABLE
     clients_info_by_year_table: str = layout.CLIENTS_INFO_BY_YEAR_TABLE
+    #: The DynamoDB table the sync owns: its lease and the record of each run.
+    sync_table: str = "contabyx_sync"
     # How much runs at once, and how hard a failure is retried.
     workers: int = 8
     readers: int = 4
@@ -111,7 +113,7 @@ def _check(s: Settings) -> None:
             raise ConfigError(f"{_env_key(key)} {getattr(s, key)!r} is not a plain SQL identifier")
     if s.views_schema.lower() == s.sync_schema.lower():
         raise ConfigError("VIEWS_SCHEMA and SYNC_SCHEMA must differ")
-    for key in ("clients_info_table", "clients_info_by_year_table"):
+    for key in ("clients_info_table", "clients_info_by_year_table", "sync_table"):
         if not TABLE_NAME.fullmatch(getattr(s, key)):
             raise ConfigError(
                 f"{_env_key(key)} {getattr(s, key)!r} is not a valid DynamoDB table name "
@@ -119,6 +121,8 @@ def _check(s: Settings) -> None:
             )
     if s.clients_info_table == s.clients_info_by_year_table:
         raise ConfigError("CLIENTS_INFO_TABLE and CLIENTS_INFO_BY_YEAR_TABLE must differ")
+    if s.sync_table in (s.clients_info_table, s.clients_info_by_year_table):
+        raise ConfigError("SYNC_TABLE must differ from CLIENTS_INFO_TABLE and its by-year table")
     for key, low, high in (
         ("workers", 1, 256),
         ("readers", 1, 64),

@@ -53,3 +53,11 @@ class PruneRefused(SyncError, RuntimeError):
 
 class ReadError(SyncError, RuntimeError):
     """DynamoDB reads (``contabyx-etl verify``) failed after every retry."""
+
+
+class RunInProgress(SyncError, RuntimeError):
+    """Another run holds the sync's lease: only one run at a time, on any machine."""
+
+
+class LeaseLost(SyncError, RuntimeError):
+    """This run no longer holds the sync's lease: it must not advance any state."""

@@ -15,12 +15,23 @@ is made and ``entries`` when a method is called, both before any I/O.
 
 One ``Insert`` is one run: every item it writes, in both tables, carries its
 ``run`` id (``layout.RUN``), so a reader can tell two runs apart.
+
+The bare methods take no lease and leave no run record: a library user's
+``Insert().clients_info(entries=10)`` needs only the two tables. ``contabyx-etl run``
+wraps its work in :meth:`Insert.exclusive`, which takes the sync's lease (one run at
+a time, on any machine) and records the run in ``SYNC_TABLE``; a library caller that
+runs the nightly sync itself should do the same::
+
+    with Insert() as insert, insert.exclusive() as run:
+        results = [insert.clients_info(), insert.clients_info_by_month()]
+        run.counts({r.table: r.summary() for r in results})
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Optional
 
 from dynamo import sync
@@ -51,10 +62,11 @@ class Insert:
         self.settings: Settings = load_settings(settings)
         self._source: Optional[Source] = None
         self._client: Any = None
+        self._runs_client: Any = None
+        #: The sync's lease while :meth:`exclusive` holds it; None otherwise.
+        self.lease: Optional[Any] = None
         #: The id of this run, written into every item (``YYYY-MM-DDTHH:MM:SSZ-xxxxxx``).
         self.run: str = sync.new_run_id()
-        #: Called before a complete run records what it wrote (the CLI checks its lease).
-        self.before_advance: Optional[Callable[[], None]] = None
         #: Caps the write units of every table and prune of this run (MAX_WRITE_UNITS).
         self.pacer: Optional[WritePacer] = (
             WritePacer(self.settings.max_write_units) if self.settings.max_write_units else None
@@ -131,6 +143,7 @@ class Insert:
         """:meth:`prune` each result's table, checking every table before deleting in any."""
         from dynamo.prune import prune_all
 
+        self.check_lease()
         pruned = prune_all(
             self.client,
             results,
@@ -143,6 +156,50 @@ class Insert:
         for table, deleted in pruned.items():
             log.info("pruned %d stale items from %s", deleted, table)
         return pruned
+
+    @contextmanager
+    def exclusive(self, mode: str = "full") -> Iterator[Any]:
+        """Hold the sync's lease and record this run in ``SYNC_TABLE`` while inside.
+
+        Raises :class:`dynamo.errors.RunInProgress` naming the run that holds the lease.
+        Yields the :class:`dynamo.runs.RunRecord`; give it the per-table counts
+        (``record.counts(...)``) and, for a run that stored not every client,
+        ``record.outcome = "rejected"``. An exception inside is recorded as ``failed``;
+        the lease is released either way. :meth:`prune_all` checks the lease first.
+        """
+        from dynamo.runs import exclusive_run
+
+        with exclusive_run(self.runs_client, self.settings.sync_table, self.run, mode=mode) as (
+            lease,
+            record,
+        ):
+            self.lease = lease
+            try:
+                yield record
+            finally:
+                self.lease = None
+
+    def check_lease(self) -> None:
+        """Raise :class:`dynamo.errors.LeaseLost` if this run held the lease and lost it.
+
+        Call it before advancing any state; without :meth:`exclusive` it does nothing.
+        """
+        if self.lease is not None:
+            self.lease.check()
+
+    @property
+    def runs_client(self) -> Any:
+        """The DynamoDB client of the lease and the run records (botocore's retries)."""
+        if self._runs_client is None:
+            self._runs_client = dynamodb_client(
+                region=self.settings.aws_region,
+                endpoint_url=self.settings.aws_endpoint_url_dynamodb,
+                pool=2,
+                retries=True,
+                connect_timeout=self.settings.aws_connect_timeout,
+                read_timeout=self.settings.aws_read_timeout,
+            )
+        return self._runs_client
 
     def close(self) -> None:
         """Release the warehouse connections (the direct source holds some)."""
@@ -200,7 +257,7 @@ class Insert:
             run=self.run,
             mode=mode,
             allow_mass_delete=allow_mass_delete,
-            before_advance=self.before_advance,
+            before_advance=self.check_lease,
             pacer=self.pacer,
         )
         log.info(

@@ -18,6 +18,8 @@
 #
 # Exit status: the job's; 75 when another sync holds the lock; 78 when the lock
 # cannot be used (a symbolic link, not a regular file, another user's file).
+# The lock sees this machine only; `contabyx-etl run` also takes the sync's lease in
+# DynamoDB (SYNC_TABLE), which keeps a run on another machine out (the job's 1).
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -57,6 +57,7 @@ CALLERS = {
     "dynamo/tables.py": "dynamodb",
     "dynamo/prune.py": "dynamodb",
     "dynamo/verify.py": "dynamodb",
+    "dynamo/runs.py": "dynamodb",
     "contabyx/api.py": "dynamodb",
 }
 
@@ -299,11 +300,18 @@ def test_the_client_policy_grants_exactly_what_the_client_calls() -> None:
     assert granted("api-policy.json") == called
 
 
-def test_policies_name_only_the_two_tables() -> None:
-    for policy in ("etl-policy.json", "api-policy.json"):
+def test_policies_name_only_their_tables() -> None:
+    """The applications read the two tables; the sync also keeps its lease and run
+    records in its own table, and only there does it put, get, delete and query items."""
+    owned = {"etl-policy.json": {"contabyx_sync"}, "api-policy.json": set()}
+    for policy, own in owned.items():
         text = (ROOT / "config" / "iam" / policy).read_text()
         tables = {part.split('"')[0] for part in text.split(":table/")[1:]}
-        assert tables == {"clients_info", "clients_info_by_year"}
+        assert tables == {"clients_info", "clients_info_by_year"} | own
+    item_calls = {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:Query"}
+    for statement in statements("etl-policy.json"):
+        if _actions(statement) & item_calls:
+            assert statement["Resource"].endswith(":table/contabyx_sync"), statement["Sid"]
 
 
 # --------------------------------------------------------------------------- the driver, run

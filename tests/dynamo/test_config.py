@@ -94,6 +94,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "SYNC_SCHEMA": ("etl_state", "etl_state"),
     "CLIENTS_INFO_TABLE": ("ci_sample", "ci_sample"),
     "CLIENTS_INFO_BY_YEAR_TABLE": ("ciby_sample", "ciby_sample"),
+    "SYNC_TABLE": ("sync_sample", "sync_sample"),
     "WORKERS": ("3", 3),
     "READERS": ("2", 2),
     "CHUNK_CLIENTS": ("77", 77),

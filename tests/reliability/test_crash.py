@@ -1,5 +1,5 @@
 """Crash and re-run: a sync killed with SIGKILL in the middle of the load, then run
-again, leaves both tables equal to the source, exactly."""
+again once its lease expired, leaves both tables equal to the source, exactly."""
 
 from __future__ import annotations
 
@@ -9,7 +9,16 @@ from typing import Any
 
 import boto3
 
-from tests.support.synced import ROOT, differences, etl, etl_command, etl_env, fresh_tables, seeded
+from tests.support.synced import (
+    ROOT,
+    differences,
+    etl,
+    etl_command,
+    etl_env,
+    fresh_tables,
+    seeded,
+    sync_table,
+)
 
 TABLES = ("crash_ci", "crash_ciby")
 
@@ -42,6 +51,17 @@ def test_a_killed_sync_is_completed_by_the_next_run(local_stack: Any, warehouse:
     partial = count(TABLES[0]) + count(TABLES[1])
     assert 0 < partial < 2 * len(expected), "the kill must land in the middle of the load"
     assert differences(TABLES, expected), "a half-done sync differs from the source"
+
+    # The killed run still holds its lease: the next one is refused, naming it, until
+    # the lease expires (here: its expiry moved to the past, as time would).
+    client = boto3.client("dynamodb")
+    key = {"pk": {"S": "lease"}, "sk": {"S": "sync"}}
+    held = client.get_item(TableName=sync_table(TABLES), Key=key)["Item"]
+    assert held["pid"]["N"] == str(sync.pid)
+    refused = etl(TABLES, "run", "--json")
+    assert refused.returncode == 1
+    assert f"run {held['holder']['S']} " in refused.stderr and "expires by itself" in refused.stderr
+    client.put_item(TableName=sync_table(TABLES), Item={**held, "expires": {"N": "0"}})
 
     done = etl(TABLES, "run", "--json")
     assert done.returncode == 0, done.stderr

@@ -24,7 +24,7 @@ from dynamo.views import create_views
 from tests.support.compare import scan
 from tests.support.settings import settings_of
 from tests.support.silent import SilentServer
-from tests.support.synced import etl, fresh_tables, seeded
+from tests.support.synced import etl, fresh_tables, seeded, sync_table
 
 #: A run that completed but could not store some clients (documented in the CLI).
 EXIT_REJECTED = 3
@@ -164,7 +164,31 @@ def test_prune_keeps_the_old_item_of_a_rejected_client(local_stack: Any, warehou
 def test_missing_tables_say_create_the_tables(local_stack: Any, warehouse: Any) -> None:
     seed(local_stack.conninfo, clients=30, seed=6, years=(2021, 2022))
     create_views(open_source(settings_of(local_stack.env)), late_binding=False)
-    done = etl(("hostile_absent_ci", "hostile_absent_ciby"), "run")
+    tables = ("hostile_absent_ci", "hostile_absent_ciby")
+    client = boto3.client("dynamodb")
+    if sync_table(tables) in client.list_tables()["TableNames"]:  # a reused stack
+        client.delete_table(TableName=sync_table(tables))
+        client.get_waiter("table_not_exists").wait(TableName=sync_table(tables))
+    # None of the three: the run stops at the first, the sync's own, before any work.
+    done = etl(tables, "run")
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert f"the sync's table {sync_table(tables)} does not exist" in line
+    assert "run contabyx-etl create-tables" in line
+    # The sync's table only: the load says the same of the table it writes.
+    client.create_table(
+        TableName=sync_table(tables),
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    done = etl(tables, "run")
     assert done.returncode == 1
     assert "ResourceNotFoundException" in done.stderr
     assert "create the tables (contabyx-etl create-tables)" in done.stderr
@@ -217,8 +241,13 @@ def test_a_silent_dynamodb_fails_the_run_with_one_line(
     assert len(error) == 1, done.stderr
     assert "did not answer" in error[0] and silent_endpoint in error[0]
     assert "re-run" in error[0]
-    # Each retry is logged at INFO with its reason.
-    retries = [line for line in done.stderr.splitlines() if " INFO " in line and "retry" in line]
+    # Each retry is logged at INFO with its reason (the first call, which times out, is
+    # the one that takes the sync's lease: botocore retries it, each failed attempt logged).
+    retries = [
+        line
+        for line in done.stderr.splitlines()
+        if " INFO " in line and ("retry" in line or "attempt" in line)
+    ]
     assert retries and all("timeout" in line.lower() for line in retries), done.stderr
 
 

@@ -11,11 +11,21 @@ import subprocess
 import time
 from typing import Any
 
+import boto3
 import pytest
 
 from devstack.faults import FaultProxy, Rule
 from tests.support.expected import from_warehouse
-from tests.support.synced import ROOT, differences, etl, etl_command, etl_env, fresh_tables, seeded
+from tests.support.synced import (
+    ROOT,
+    differences,
+    etl,
+    etl_command,
+    etl_env,
+    fresh_tables,
+    seeded,
+    sync_table,
+)
 
 CLIENTS = 1000
 TABLES = ("incr_crash_ci", "incr_crash_ciby")
@@ -56,6 +66,15 @@ def _change(warehouse: Any, every: int) -> list[int]:
     return clients
 
 
+def _expire_the_killed_runs_lease() -> None:
+    """A killed run's lease holds for its time to live: move its expiry to the past, as
+    time would (tests/reliability/test_crash.py shows the refusal until then)."""
+    client = boto3.client("dynamodb")
+    key = {"pk": {"S": "lease"}, "sk": {"S": "sync"}}
+    held = client.get_item(TableName=sync_table(TABLES), Key=key)["Item"]
+    client.put_item(TableName=sync_table(TABLES), Item={**held, "expires": {"N": "0"}})
+
+
 def _incremental(**env: str) -> dict[str, Any]:
     done = etl(TABLES, "run", "--incremental", "--json", **env)
     assert done.returncode == 0, done.stderr
@@ -92,6 +111,7 @@ def test_a_run_killed_while_writing_is_completed_by_the_next(synced: Any) -> Non
     assert run.wait(timeout=60) == -signal.SIGKILL
     expected = from_warehouse(synced)
     assert differences(TABLES, expected), "the kill must land in the middle of the writes"
+    _expire_the_killed_runs_lease()
 
     summary = _incremental()
     # Nothing was recorded as written: the next run writes every changed client again.
@@ -121,6 +141,7 @@ def test_a_run_killed_while_the_warehouse_copies_is_completed_by_the_next(
         assert run.wait(timeout=60) == -signal.SIGKILL
     expected = from_warehouse(synced)
     assert differences(TABLES, expected)
+    _expire_the_killed_runs_lease()
 
     summary = _incremental()
     assert summary["tables"][TABLES[1]]["items"] == len(changed)

@@ -63,7 +63,11 @@ DB_PASSWORD = "sentinel-db-password-QWE"
 SENTINELS = (ACCESS_KEY, SECRET_KEY, SESSION_TOKEN, DB_PASSWORD)
 
 TABLES = {"clients_info_table": "sec_ci", "clients_info_by_year_table": "sec_ciby"}
-ENV_TABLES = {"CLIENTS_INFO_TABLE": "sec_ci", "CLIENTS_INFO_BY_YEAR_TABLE": "sec_ciby"}
+ENV_TABLES = {
+    "CLIENTS_INFO_TABLE": "sec_ci",
+    "CLIENTS_INFO_BY_YEAR_TABLE": "sec_ciby",
+    "SYNC_TABLE": "sec_sync",
+}
 MISSING = {"clients_info_table": "sec_missing_ci", "clients_info_by_year_table": "sec_missing_y"}
 #: The regex the brief gives for names spliced into SQL, as a full match.
 IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?"
@@ -138,13 +142,13 @@ def clientids(local_stack: Any, warehouse: Any) -> list[int]:
     create_views(open_source(settings_of(local_stack.env)), late_binding=False)
     client = boto3.client("dynamodb")
     existing = set(client.list_tables()["TableNames"])
-    for name in TABLES.values():
+    for name in (*TABLES.values(), ENV_TABLES["SYNC_TABLE"]):
         if name in existing:  # a stack reused from an earlier run
             client.delete_table(TableName=name)
             client.get_waiter("table_not_exists").wait(
                 TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
             )
-    create_tables(client, *TABLES.values())
+    create_tables(client, *TABLES.values(), sync_table=ENV_TABLES["SYNC_TABLE"])
     return ids
 
 
@@ -381,6 +385,11 @@ def test_etl_run_failing_on_the_direct_source_prints_no_secret(
     debug = run_cli("dynamo.cli", "--log-level", "DEBUG", "run", "--json", env=env)
     assert debug.returncode == 1
     assert not found(debug.stdout + debug.stderr), debug.stderr[-2000:]
+    # The failed runs' records keep their error lines, and no secret.
+    pages = boto3.client("dynamodb").get_paginator("scan").paginate(TableName="sec_sync")
+    records = [item for page in pages for item in page["Items"]]
+    assert any("direct connection to 127.0.0.1:" in str(item) for item in records)
+    assert not found(json.dumps(records)), records
 
 
 def test_contabyx_cli_prints_no_secret(clientids: list[int], sentinel_env: dict[str, str]) -> None:

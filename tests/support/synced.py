@@ -52,17 +52,24 @@ def seeded(
     return figures
 
 
+def sync_table(tables: Sequence[str]) -> str:
+    """The sync's own table (lease, run records) of the runs on ``tables``: one per
+    pair, so that the command-line runs of two test modules never share a lease."""
+    return f"{tables[0]}_sync"
+
+
 def fresh_tables(*names: str) -> None:
-    """Delete the tables of these names if they exist (a reused stack), then create them."""
+    """Delete the tables of these names, and their sync table, if they exist (a reused
+    stack), then create them."""
     client = boto3.client("dynamodb")
     existing = set(client.list_tables()["TableNames"])
-    for name in names:
+    for name in (*names, sync_table(names)):
         if name in existing:
             client.delete_table(TableName=name)
             client.get_waiter("table_not_exists").wait(
                 TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
             )
-    create_tables(client, *names)
+    create_tables(client, *names, sync_table=sync_table(names))
 
 
 def sync(tables: Sequence[str] = DEFAULT_TABLES) -> tuple[SyncResult, SyncResult]:
@@ -107,9 +114,16 @@ def etl_command(*args: str) -> list[str]:
 
 
 def etl_env(tables: Sequence[str], **env: str) -> dict[str, str]:
-    """This process's environment, naming ``tables`` for the sync, plus ``env``."""
+    """This process's environment, naming ``tables`` (and their sync table) for the
+    sync, plus ``env``."""
     info, by_year = tables
-    return {**os.environ, "CLIENTS_INFO_TABLE": info, "CLIENTS_INFO_BY_YEAR_TABLE": by_year, **env}
+    return {
+        **os.environ,
+        "CLIENTS_INFO_TABLE": info,
+        "CLIENTS_INFO_BY_YEAR_TABLE": by_year,
+        "SYNC_TABLE": sync_table(tables),
+        **env,
+    }
 
 
 def etl(
