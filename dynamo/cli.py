@@ -5,6 +5,7 @@
     contabyx-etl run [--table clients_info|clients_info_by_year|all] [--entries N]
                      [--workers K] [--max-write-units N] [--source data-api|direct] [--json]
                      [--incremental | --full] [--prune] [--allow-mass-delete]
+    contabyx-etl verify [--table ...] [--sample N] [--max-read-units U] [--json]
     contabyx-etl status [--json] [--max-age 26h] [--last N]
 
 ``run`` takes the sync's lease first (one run at a time, on any machine: a second
@@ -31,6 +32,9 @@ Exit status of the other commands:
   DynamoDB's 400 KB limit, a figure a DynamoDB Number cannot hold): the summary
   line names each by clientid with the reason; every other client was written.
   A re-run will not fix them: the source data of those clients must change.
+
+``verify`` exits 0 when DynamoDB holds exactly the latest snapshot's items, 1 when
+it found a difference (each printed) or failed.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from dynamo.errors import SyncError
 from dynamo.load import ACCESS_CODES, AUTH_CODES, advice
 from dynamo.query import Insert
 from dynamo.sync import KINDS, Progress, SyncResult
+from dynamo.verify import MAX_READ_UNITS
 
 #: Exit status of a run that completed but could not store some clients.
 EXIT_REJECTED = 3
@@ -126,6 +131,21 @@ def _parser() -> argparse.ArgumentParser:
         help="let --prune or --incremental delete even when the source has no clients or "
         "more than PRUNE_MAX_SHARE of the clients are gone (refused otherwise)",
     )
+    verify = sub.add_parser(
+        "verify", help="compare DynamoDB with the latest snapshot; exit 1 on any difference"
+    )
+    verify.add_argument("--table", choices=TABLE_CHOICES, default="all")
+    verify.add_argument(
+        "--sample", type=_positive, help="N clients of the snapshot picked at random; default all"
+    )
+    verify.add_argument(
+        "--max-read-units",
+        type=_positive_units,
+        default=MAX_READ_UNITS,
+        help=f"DynamoDB read units a second at most (default {MAX_READ_UNITS:g})",
+    )
+    verify.add_argument("--source", choices=SOURCES, help="where to read the snapshot")
+    verify.add_argument("--json", action="store_true", help="print every difference as JSON")
     status = sub.add_parser("status", help="the last runs; exit 1 if the last failed, 2 if stale")
     status.add_argument("--json", action="store_true", help="print the runs as JSON")
     status.add_argument(
@@ -136,6 +156,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--last", type=_positive, default=10, help="how many runs to show")
     return parser
+
+
+def _positive_units(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a number more than 0")
+    return value
 
 
 def _duration(text: str) -> float:
@@ -332,6 +359,57 @@ def _sync(args: argparse.Namespace) -> int:
     return EXIT_REJECTED if _rejected(summary) else 0
 
 
+#: At most this many differences are printed one a line (all in --json).
+_SHOWN_DIFFERENCES = 20
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from dynamo.verify import ReadPacer, verify_table
+
+    names = list(KINDS) if args.table == "all" else [args.table]
+    overrides = {"source": args.source} if args.source else {}
+    pacer = ReadPacer(args.max_read_units)
+    with Insert(**overrides) as insert:
+        reports = [
+            verify_table(
+                KINDS[name],
+                insert.settings,
+                source=insert.source,
+                client=insert.client,
+                sample=args.sample,
+                pacer=pacer,
+            )
+            for name in names
+        ]
+    differences = [d for report in reports for d in report.differences]
+    if args.json:
+        summary = {
+            "tables": {report.table: report.summary() for report in reports},
+            "differences": [d.as_dict() for d in differences],
+        }
+        print(json.dumps(summary, sort_keys=True))
+    else:
+        for difference in differences[:_SHOWN_DIFFERENCES]:
+            print(difference.line())
+        more = len(differences) - _SHOWN_DIFFERENCES
+        if more > 0:
+            print(f"and {more} more (see --json)")
+        print(_verify_line(reports))
+    return 1 if differences else 0
+
+
+def _verify_line(reports: Sequence[Any]) -> str:
+    parts = []
+    for report in reports:
+        checked = f"{report.clients} clients" + (" sampled" if report.sample else "")
+        found = ", ".join(f"{report.count(kind)} {kind}" for kind in ("missing", "extra", "wrong"))
+        found += f", {report.unstorable} not storable" if report.unstorable else ""
+        parts.append(f"{report.table}: {checked}, {found}")
+    total = sum(len(report.differences) for report in reports)
+    verdict = f"{total or 'no'} difference{'' if total == 1 else 's'}"
+    return f"verified {'; '.join(parts)}: {verdict}"
+
+
 def _status(args: argparse.Namespace) -> int:
     from dynamo import runs
 
@@ -379,6 +457,7 @@ COMMANDS = {
     "create-tables": _create_tables,
     "create-views": _create_views,
     "run": _sync,
+    "verify": _verify,
     "status": _status,
 }
 

@@ -51,6 +51,10 @@ class PruneRefused(SyncError, RuntimeError):
     """The sync result does not prove which clients exist, or the prune deletes too many."""
 
 
+class ReadError(SyncError, RuntimeError):
+    """DynamoDB reads (``contabyx-etl verify``) failed after every retry."""
+
+
 class RunInProgress(SyncError, RuntimeError):
     """Another run holds the sync's lease: only one run at a time, on any machine."""
 

@@ -246,6 +246,70 @@ SELECT clientid, year, month, income, expense, income_count, expense_count
 FROM contabyx_sync.clients_info_by_month
 WHERE clientid IN (SELECT clientid FROM contabyx_sync.clients_info_by_month_changed);
 
+-- name: verify_plan_clients_info
+-- contabyx-etl verify reads the whole copy, not only the clients a run marks: the
+-- upper clientid of every :chunk consecutive clients, and of the last one.
+SELECT clientid FROM (
+    SELECT clientid, ROW_NUMBER() OVER (ORDER BY clientid) AS rn,
+    COUNT(*) OVER () AS total
+    FROM contabyx_sync.clients_info WHERE clientid >= 0
+) AS ranked
+WHERE MOD(rn, CAST(:chunk AS BIGINT)) = 0 OR rn = total
+ORDER BY clientid;
+
+-- name: verify_plan_clients_info_by_month
+SELECT clientid FROM (
+    SELECT clientid, ROW_NUMBER() OVER (ORDER BY clientid) AS rn,
+    COUNT(*) OVER () AS total
+    FROM (SELECT DISTINCT clientid FROM contabyx_sync.clients_info_by_month) AS c
+    WHERE clientid >= 0
+) AS ranked
+WHERE MOD(rn, CAST(:chunk AS BIGINT)) = 0 OR rn = total
+ORDER BY clientid;
+
+-- name: verify_range_clients_info
+-- Every client of the copy with :low < clientid <= :high, ordered for shaping.
+SELECT clientid, balance, income, expense, income_count, expense_count
+FROM contabyx_sync.clients_info
+WHERE clientid > CAST(:low AS BIGINT) AND clientid <= CAST(:high AS BIGINT)
+ORDER BY clientid;
+
+-- name: verify_range_clients_info_by_month
+SELECT clientid, year, month, income, expense, income_count, expense_count
+FROM contabyx_sync.clients_info_by_month
+WHERE clientid > CAST(:low AS BIGINT) AND clientid <= CAST(:high AS BIGINT)
+ORDER BY clientid, year, month;
+
+-- name: verify_sample_clients_info
+-- The rows of :sample clients of the snapshot picked at random (contabyx-etl verify
+-- --sample): each client gets an independent RANDOM() key and the :sample lowest
+-- keys win, so every set of :sample clients is equally likely. Ordered as the
+-- range statement orders its rows.
+SELECT s.clientid, s.balance, s.income, s.expense, s.income_count, s.expense_count
+FROM contabyx_sync.clients_info AS s
+JOIN (
+    SELECT clientid FROM (
+        SELECT clientid, ROW_NUMBER() OVER (ORDER BY RANDOM()) AS pick
+        FROM contabyx_sync.clients_info WHERE clientid >= 0
+    ) AS drawn
+    WHERE pick <= CAST(:sample AS BIGINT)
+) AS picked ON picked.clientid = s.clientid
+ORDER BY s.clientid;
+
+-- name: verify_sample_clients_info_by_month
+-- The months of :sample clients of the months' snapshot picked at random, as above.
+SELECT s.clientid, s.year, s.month, s.income, s.expense, s.income_count, s.expense_count
+FROM contabyx_sync.clients_info_by_month AS s
+JOIN (
+    SELECT clientid FROM (
+        SELECT clientid, ROW_NUMBER() OVER (ORDER BY RANDOM()) AS pick
+        FROM (SELECT DISTINCT clientid FROM contabyx_sync.clients_info_by_month) AS c
+        WHERE clientid >= 0
+    ) AS drawn
+    WHERE pick <= CAST(:sample AS BIGINT)
+) AS picked ON picked.clientid = s.clientid
+ORDER BY s.clientid, s.year, s.month;
+
 -- name: rejects
 -- The source rows the views leave out, by reason (dynamo.sync.REJECT_REASONS, in
 -- that order).

@@ -56,6 +56,7 @@ CALLERS = {
     "dynamo/load.py": "dynamodb",
     "dynamo/tables.py": "dynamodb",
     "dynamo/prune.py": "dynamodb",
+    "dynamo/verify.py": "dynamodb",
     "dynamo/runs.py": "dynamodb",
     "contabyx/api.py": "dynamodb",
 }

@@ -48,10 +48,10 @@ from tests.support.synced import fresh_tables
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Functions the product may call, by sqlglot's name for them; each is in the Redshift
-#: SQL reference (aggregate, window, conditional, date and type conversion functions).
-REDSHIFT_FUNCTIONS = frozenset(
-    {"Sum", "Count", "Min", "Max", "Cast", "Extract", "RowNumber", "Least", "Case", "If", "Exists"}
-)
+#: SQL reference (aggregate, window, conditional, date and type conversion functions,
+#: and the math function RANDOM, which sqlglot calls Rand).
+_FUNCTION_NAMES = "Sum Count Min Max Cast Extract RowNumber Least Case If Exists Rand"
+REDSHIFT_FUNCTIONS = frozenset(_FUNCTION_NAMES.split())
 #: Statement kinds the product sends.
 STATEMENT_KINDS = (exp.Select, exp.Union, exp.Create, exp.Drop, exp.Set, exp.Insert, exp.Delete)
 #: Redshift commands sqlglot keeps as opaque commands (documented Redshift SQL).

@@ -51,6 +51,7 @@ def test_the_sync_statements_file_names_each_statement_once() -> None:
     per_view = (
         "create", "clear", "snapshot", "clear_changed", "changes", "everything", "plan",
         "range", "gone", "count", "forget", "clear_done", "promote",
+        "verify_plan", "verify_range", "verify_sample",
     )  # fmt: skip
     tables = ("create_{}_done", "create_{}_changed")
     views = ("clients_info", "clients_info_by_month")
