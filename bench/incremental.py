@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
 
-from devstack.seed import seed  # noqa: E402
+from devstack.seed import correct_amounts, seed  # noqa: E402
 from devstack.stack import Stack  # noqa: E402
 from dynamo.aws import dynamodb_client  # noqa: E402
 from dynamo.config import load_settings  # noqa: E402
@@ -44,15 +44,6 @@ from dynamo.views import create_views  # noqa: E402
 TABLES = ("bench_incr_ci", "bench_incr_ciby")
 #: A view of the views' schema, as a statement names it.
 VIEW = re.compile(r"\bcontabyx\.(clients_info_by_month|clients_info)\b")
-#: The transactions that count for their client (the views' filter, in short).
-COUNTED = (
-    "SELECT t.transactionid, t.clientid FROM contabyx.transactions t"
-    " JOIN (SELECT typeid FROM contabyx.transactiontypes GROUP BY typeid"
-    "  HAVING MIN(nature) = MAX(nature) AND MIN(nature) IN ('income', 'expense')) tt"
-    " ON tt.typeid = t.typeid"
-    " WHERE t.clientid >= 0 AND t.amount IS NOT NULL"
-    " AND EXTRACT(YEAR FROM t.time) BETWEEN 1 AND 9999"
-)
 
 
 def statements_sent(data_api: Any) -> dict[str, list[str]]:
@@ -99,23 +90,6 @@ def sync(client: Any, data_api: Any, incremental: bool) -> dict[str, Any]:
     }
 
 
-def change(conninfo: str, share: float) -> int:
-    """Correct one counted transaction of ``share`` of the clients by a cent."""
-    import psycopg
-
-    every = round(1 / share)
-    with psycopg.connect(conninfo, autocommit=True) as conn, conn.cursor() as cur:
-        cur.execute(f"SELECT DISTINCT clientid FROM ({COUNTED}) c ORDER BY clientid")
-        clients = [int(row[0]) for row in cur.fetchall()][::every]
-        cur.execute(
-            "UPDATE contabyx.transactions SET amount = amount + 0.01 WHERE transactionid IN"
-            f" (SELECT MIN(transactionid) FROM ({COUNTED}) c"
-            "  WHERE clientid = ANY(%s) GROUP BY clientid)",
-            (clients,),
-        )
-    return len(clients)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20_000)
@@ -139,7 +113,7 @@ def main() -> None:
     data_api = boto3.client("redshift-data")
 
     first = sync(client, data_api, incremental=False)
-    changed = change(stack.warehouse_conninfo(), args.changed_share)
+    changed = len(correct_amounts(stack.warehouse_conninfo(), round(1 / args.changed_share)))
     incremental = sync(client, data_api, incremental=True)
     full = sync(client, data_api, incremental=False)
 

@@ -218,6 +218,35 @@ def seed(
     )
 
 
+#: The transactions that count for their client: the views' filter, in short.
+COUNTED = (
+    "SELECT t.transactionid, t.clientid FROM contabyx.transactions t"
+    " JOIN (SELECT typeid FROM contabyx.transactiontypes GROUP BY typeid"
+    "  HAVING MIN(nature) = MAX(nature) AND MIN(nature) IN ('income', 'expense')) tt"
+    " ON tt.typeid = t.typeid"
+    " WHERE t.clientid >= 0 AND t.amount IS NOT NULL"
+    " AND EXTRACT(YEAR FROM t.time) BETWEEN 1 AND 9999"
+)
+
+
+def correct_amounts(conninfo: str, every: int) -> List[int]:
+    """Add one cent to one counted transaction of every ``every``-th client (by clientid)
+    that has one, as a late correction in the source would; their clientids.
+
+    What an incremental sync must find, and nothing else.
+    """
+    with psycopg.connect(conninfo, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT DISTINCT clientid FROM ({COUNTED}) c ORDER BY clientid")
+        clients = [int(row[0]) for row in cur.fetchall()][::every]
+        cur.execute(
+            "UPDATE contabyx.transactions SET amount = amount + 0.01 WHERE transactionid IN"
+            f" (SELECT MIN(transactionid) FROM ({COUNTED}) c"
+            "  WHERE clientid = ANY(%s) GROUP BY clientid)",
+            (clients,),
+        )
+    return clients
+
+
 def parse_years(text: str) -> Tuple[int, int]:
     """``"2015-2026"`` -> ``(2015, 2026)``; a single year stands for itself.
 

@@ -20,7 +20,7 @@ from dynamo.sync import SyncResult
 from dynamo.views import create_views
 from tests.support.expected import compute, from_warehouse
 from tests.support.settings import settings_of
-from tests.support.synced import differences, fresh_tables, seeded
+from tests.support.synced import differences, empty_history, fresh_tables, seeded
 
 CLIENTS = 150
 TABLES = ("incr_ci", "incr_ciby")
@@ -192,12 +192,7 @@ def test_a_change_to_the_spectrum_history_is_seen(local_stack: Any, warehouse: A
     [client] = _clients(warehouse, 1)
     income = _type(warehouse, "income")
     with warehouse.cursor() as cur:
-        cur.execute("CREATE SCHEMA IF NOT EXISTS ext_contabyx")
-        cur.execute("DROP TABLE IF EXISTS ext_contabyx.transactions")
-        cur.execute(
-            "CREATE TABLE ext_contabyx.transactions (transactionid BIGINT, clientid BIGINT,"
-            " typeid INTEGER, time TIMESTAMP, amount DECIMAL(12,2))"
-        )
+        empty_history(cur)
         cur.execute(
             "INSERT INTO ext_contabyx.transactions VALUES (1, %s, %s, '2012-01-31', 100.00)",
             (client, income),

@@ -21,7 +21,7 @@ from dynamo.query import Insert
 from dynamo.views import create_views
 from tests.support.expected import compute
 from tests.support.settings import settings_of
-from tests.support.synced import differences, etl, fresh_tables
+from tests.support.synced import differences, empty_history, etl, fresh_tables
 
 TABLES = ("bad_ci", "bad_ciby")
 T = datetime(2021, 6, 30, 12, 0)
@@ -37,12 +37,7 @@ BAD = [
 def test_bad_rows_are_left_out_and_counted(local_stack: Any, warehouse: Any) -> None:
     seed(local_stack.conninfo, clients=50, seed=43, years=(2020, 2022))
     with warehouse.cursor() as cur:
-        cur.execute("CREATE SCHEMA IF NOT EXISTS ext_contabyx")
-        cur.execute("DROP TABLE IF EXISTS ext_contabyx.transactions")
-        cur.execute(
-            "CREATE TABLE ext_contabyx.transactions (transactionid BIGINT, clientid BIGINT,"
-            " typeid INTEGER, time TIMESTAMP, amount DECIMAL(12,2))"
-        )
+        empty_history(cur)
         cur.execute("SELECT typeid FROM contabyx.transactiontypes WHERE nature = 'income'")
         income_type = cur.fetchone()[0]
         rows = [(t, c, income_type if ty == 1 else ty, tm, a) for t, c, ty, tm, a in BAD]

@@ -15,6 +15,7 @@ import boto3
 import pytest
 
 from devstack.faults import FaultProxy, Rule
+from devstack.seed import correct_amounts
 from dynamo.shape import item_size, write_units
 from tests.support.expected import from_warehouse
 from tests.support.synced import (
@@ -41,30 +42,9 @@ def synced(local_stack: Any, warehouse: Any) -> Any:
     return warehouse
 
 
-#: The transactions that count for their client (the views' filter, in short).
-COUNTED = (
-    "SELECT t.transactionid, t.clientid FROM contabyx.transactions t"
-    " JOIN (SELECT typeid FROM contabyx.transactiontypes GROUP BY typeid"
-    "  HAVING MIN(nature) = MAX(nature) AND MIN(nature) IN ('income', 'expense')) tt"
-    " ON tt.typeid = t.typeid"
-    " WHERE t.clientid >= 0 AND t.amount IS NOT NULL"
-    " AND EXTRACT(YEAR FROM t.time) BETWEEN 1 AND 9999"
-)
-
-
-def _change(warehouse: Any, every: int) -> list[int]:
-    """Add one cent to one counted transaction of every ``every``-th client with one;
-    their clientids."""
-    with warehouse.cursor() as cur:
-        cur.execute(f"SELECT DISTINCT clientid FROM ({COUNTED}) c ORDER BY clientid")
-        clients = [int(row[0]) for row in cur.fetchall()][::every]
-        cur.execute(
-            "UPDATE contabyx.transactions SET amount = amount + 0.01 WHERE transactionid IN"
-            f" (SELECT MIN(transactionid) FROM ({COUNTED}) c"
-            "  WHERE clientid = ANY(%s) GROUP BY clientid)",
-            (clients,),
-        )
-    return clients
+@pytest.fixture(scope="module")
+def conninfo(local_stack: Any) -> str:
+    return str(local_stack.conninfo)
 
 
 def _expire_the_killed_runs_lease() -> None:
@@ -82,8 +62,8 @@ def _incremental(**env: str) -> dict[str, Any]:
     return dict(json.loads(done.stdout))
 
 
-def test_a_change_to_one_percent_writes_only_those_clients(synced: Any) -> None:
-    changed = _change(synced, 100)
+def test_a_change_to_one_percent_writes_only_those_clients(synced: Any, conninfo: str) -> None:
+    changed = correct_amounts(conninfo, 100)
     assert len(changed) == -(-len(from_warehouse(synced)) // 100)  # one in a hundred
     summary = _incremental()
     client = boto3.client("dynamodb")
@@ -101,8 +81,8 @@ def test_a_change_to_one_percent_writes_only_those_clients(synced: Any) -> None:
     assert differences(TABLES, from_warehouse(synced)) == []
 
 
-def test_a_run_killed_while_writing_is_completed_by_the_next(synced: Any) -> None:
-    changed = _change(synced, 10)
+def test_a_run_killed_while_writing_is_completed_by_the_next(synced: Any, conninfo: str) -> None:
+    changed = correct_amounts(conninfo, 10)
     run = subprocess.Popen(
         etl_command("--log-level", "INFO", "run", "--incremental"),
         env=etl_env(TABLES, WORKERS="1"),
@@ -129,9 +109,9 @@ def test_a_run_killed_while_writing_is_completed_by_the_next(synced: Any) -> Non
 
 
 def test_a_run_killed_while_the_warehouse_copies_is_completed_by_the_next(
-    local_stack: Any, synced: Any
+    local_stack: Any, synced: Any, conninfo: str
 ) -> None:
-    changed = _change(synced, 50)
+    changed = correct_amounts(conninfo, 50)
     upstream = local_stack.env["AWS_ENDPOINT_URL_REDSHIFT_DATA"]
     with FaultProxy(upstream) as proxy:
         # The copy never reports finished: the run waits in the snapshot, and is killed.

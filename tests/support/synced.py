@@ -139,3 +139,18 @@ def etl(
         timeout=timeout,
         check=False,
     )
+
+
+#: The schema of the local table that stands in for the Spectrum history.
+HISTORY_SCHEMA = "ext_contabyx"
+
+
+def empty_history(cur: Any) -> None:
+    """A local, empty ``ext_contabyx.transactions``: the Spectrum history's stand-in
+    (``create-views --spectrum-schema ext_contabyx`` reads it beside the local table)."""
+    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {HISTORY_SCHEMA}")
+    cur.execute(f"DROP TABLE IF EXISTS {HISTORY_SCHEMA}.transactions")
+    cur.execute(
+        f"CREATE TABLE {HISTORY_SCHEMA}.transactions (transactionid BIGINT, clientid BIGINT,"
+        " typeid INTEGER, time TIMESTAMP, amount DECIMAL(12,2))"
+    )
