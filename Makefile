@@ -43,8 +43,11 @@ lint: $(STAMP)
 # Markers from tests/conftest.py: stack (the local stack), integration (servers,
 # processes, sockets, package installs). schemathesis's pytest plugin, which costs
 # each process 2 s to import, serves only the HTTP tests, all of them integration.
+# Bytecode is written even where the environment says not to: pytest then keeps each
+# test module's rewritten asserts, which otherwise cost seconds on every run.
 unit: $(STAMP)
-	$(BIN)/pytest -q -n auto -p no:schemathesis -m 'not soak and not stack and not integration'
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q -n auto -p no:schemathesis \
+		-m 'not soak and not stack and not integration'
 
 test: lint
 	$(BIN)/pytest -q

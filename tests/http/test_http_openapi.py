@@ -10,17 +10,9 @@ from collections import Counter
 from typing import Any
 
 import pytest
-import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
-from schemathesis.checks import (
-    content_type_conformance,
-    not_a_server_error,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 import contabyx.http_api
 from tests.support.expected import ClientFigures
@@ -96,6 +88,16 @@ def test_the_examples_of_the_module_run() -> None:
 def test_generated_requests_find_no_5xx_and_no_broken_promise(
     server: Served, expected: dict[int, ClientFigures]
 ) -> None:
+    # Imported here: schemathesis takes seconds to import, and only this test uses it.
+    import schemathesis
+    from schemathesis.checks import (
+        content_type_conformance,
+        not_a_server_error,
+        response_headers_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
     schema = schemathesis.openapi.from_url(f"{server.base}/openapi.json")
     checks = [
         not_a_server_error,
