@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
 
+from devstack.dataapi import sent_statements  # noqa: E402
 from devstack.seed import correct_amounts, seed  # noqa: E402
 from devstack.stack import Stack  # noqa: E402
 from dynamo.aws import dynamodb_client  # noqa: E402
@@ -44,15 +45,6 @@ from dynamo.views import create_views  # noqa: E402
 TABLES = ("bench_incr_ci", "bench_incr_ciby")
 #: A view of the views' schema, as a statement names it.
 VIEW = re.compile(r"\bcontabyx\.(clients_info_by_month|clients_info)\b")
-
-
-def statements_sent(data_api: Any) -> dict[str, list[str]]:
-    """Every statement the Data API emulator holds: id -> its SQL."""
-    out: dict[str, list[str]] = {}
-    for page in data_api.get_paginator("list_statements").paginate(Status="ALL"):
-        for statement in page["Statements"]:
-            out[statement["Id"]] = statement.get("QueryStrings") or [statement["QueryString"]]
-    return out
 
 
 def write_units(client: Any, table: str, clientids: list[int]) -> int:
@@ -71,7 +63,7 @@ def write_units(client: Any, table: str, clientids: list[int]) -> int:
 
 
 def sync(client: Any, data_api: Any, incremental: bool) -> dict[str, Any]:
-    before = set(statements_sent(data_api))
+    before = set(sent_statements(data_api))
     started = time.perf_counter()
     with Insert(clients_info_table=TABLES[0], clients_info_by_year_table=TABLES[1]) as insert:
         results = [
@@ -79,7 +71,7 @@ def sync(client: Any, data_api: Any, incremental: bool) -> dict[str, Any]:
             insert.clients_info_by_month(incremental=incremental),
         ]
     seconds = time.perf_counter() - started
-    sent = [sqls for key, sqls in statements_sent(data_api).items() if key not in before]
+    sent = [sqls for key, sqls in sent_statements(data_api).items() if key not in before]
     reads = Counter(view for sqls in sent for sql in sqls for view in VIEW.findall(sql))
     return {
         "seconds": seconds,

@@ -23,13 +23,24 @@ Example::
 from __future__ import annotations
 
 import threading
-from typing import Optional
+from typing import Any, Optional
 
 from .api import DataApi
 from .server import DataApiHTTPServer, make_http_server
 from .statements import MAX_ACTIVE_STATEMENTS, StatementStore
 
-__all__ = ["DataApi", "DataApiServer", "StatementStore", "serve"]
+__all__ = ["DataApi", "DataApiServer", "StatementStore", "sent_statements", "serve"]
+
+
+def sent_statements(client: Any) -> dict[str, list[str]]:
+    """Every statement the Data API holds (ListStatements, every status): its id -> its
+    SQL, several for a batch. What tests and benchmarks count the run's statements by."""
+    out: dict[str, list[str]] = {}
+    for page in client.get_paginator("list_statements").paginate(Status="ALL"):
+        for statement in page["Statements"]:
+            sqls = statement.get("QueryStrings") or [statement.get("QueryString", "")]
+            out[statement["Id"]] = sqls
+    return out
 
 
 class DataApiServer:

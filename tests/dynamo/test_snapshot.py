@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
+from devstack.dataapi import sent_statements
 from dynamo.query import Insert
 from tests.support.synced import differences, fresh_tables, seeded
 
@@ -24,22 +25,12 @@ TABLES = ("snap_ci", "snap_ciby")
 VIEW = re.compile(r"\bcontabyx\.(clients_info_by_month|clients_info|source_rejects)\b")
 
 
-def _sent(client: Any) -> dict[str, list[str]]:
-    """Every statement the emulator holds: its id -> its SQL (several for a batch)."""
-    out: dict[str, list[str]] = {}
-    for page in client.get_paginator("list_statements").paginate(Status="ALL"):
-        for statement in page["Statements"]:
-            sqls = statement.get("QueryStrings") or [statement.get("QueryString", "")]
-            out[statement["Id"]] = sqls
-    return out
-
-
 @pytest.fixture(scope="module")
 def run(local_stack: Any, warehouse: Any) -> dict[str, Any]:
     expected = seeded(local_stack, warehouse, clients=CLIENTS, seed=29)
     fresh_tables(*TABLES)
     data_api = boto3.client("redshift-data")
-    before = set(_sent(data_api))
+    before = set(sent_statements(data_api))
     with Insert(
         clients_info_table=TABLES[0],
         clients_info_by_year_table=TABLES[1],
@@ -48,7 +39,7 @@ def run(local_stack: Any, warehouse: Any) -> dict[str, Any]:
     ) as insert:
         results = (insert.clients_info(), insert.clients_info_by_month())
         insert.source_rejects()
-    sent = {key: sqls for key, sqls in _sent(data_api).items() if key not in before}
+    sent = {key: sqls for key, sqls in sent_statements(data_api).items() if key not in before}
     return {"expected": expected, "results": results, "sent": sent}
 
 
