@@ -398,8 +398,8 @@ def sync_table(
 
     Items carry ``run`` (a new run id when None) as the id of the run that wrote them.
     A complete run (no ``entries``) then records what it wrote, the state the next
-    incremental run compares with; ``before_advance`` is called just before (the
-    CLI's lease check: a run that lost its lease must not advance the state).
+    incremental run compares with; ``before_advance`` is called before that and before
+    any deletion (the CLI's lease check: a run that lost its lease changes no state).
     ``pacer`` caps the write units sent (a run shares one across its tables).
     """
     entries = check_entries(entries)
@@ -482,6 +482,10 @@ def finish(
     """After every item is written: delete the clients gone (incremental), count the
     unchanged ones, and record the copy as what was written (:func:`advance`)."""
     (copied, done), *_ = source.rows(_query(f"count_{kind.view}", settings))
+    # A run that lost its lease deletes nothing and records nothing: the holder may
+    # already have written a client this run's older copy calls gone.
+    if before_advance is not None:
+        before_advance()
     if result.mode == "incremental":
         gone = [int(clientid) for (clientid,) in source.rows(_query(f"gone_{kind.view}", settings))]
         check_deletion(
@@ -495,8 +499,6 @@ def finish(
         result.deleted, units = delete_items(client, result.table, gone, settings, pacer)
         result.write_units += units
     result.unchanged = int(copied) - result.items - len(result.rejected)
-    if before_advance is not None:
-        before_advance()
     advance(source, kind, settings, [r.clientid for r in result.rejected])
 
 
