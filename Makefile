@@ -16,16 +16,24 @@ MIN_STACK_TESTS := tests/dynamo/test_sync.py tests/dynamo/test_cli_terminal.py
 # (BatchExecuteStatement's Parameters), which the product never sends.
 MIN_DESELECT := tests/devstack/test_dataapi.py::test_a_batch_is_one_transaction
 
-.PHONY: help install lint unit test min-versions soak demo down bench clean
+# checkov pins a boto3 older than the product's floor, so it gets a virtualenv of its own.
+CHECKOV    := checkov==3.3.30
+SCAN_DIR   ?= .devstack/scan
+SCAN_BIN   := $(SCAN_DIR)/venv/bin
+SCAN_STAMP := $(SCAN_DIR)/venv/.installed-$(CHECKOV)
+
+.PHONY: help install lint scan unit test min-versions soak demo down bench deploy clean
 
 help:
 	@echo "make demo   - local stack, 1,000 seeded clients, full sync, lookups, contabyx serve"
 	@echo "make unit   - the tests that need no Java, PostgreSQL, server or network (seconds)"
-	@echo "make test   - lint and the whole test suite on the local stack, then min-versions"
+	@echo "make test   - lint, scan and the whole test suite on the local stack, then min-versions"
+	@echo "make scan   - cfn-lint and checkov on deploy/template.yaml, before and after SAM"
 	@echo "make min-versions - the oldest allowed dependencies: stackless tests and full syncs"
 	@echo "make soak   - the long reliability runs"
 	@echo "make bench  - benchmarks (prints figures)"
 	@echo "make down   - stop the local stack"
+	@echo "make deploy STACK=... BUCKET=... PARAMS='...' - build, upload and deploy deploy/template.yaml"
 
 $(STAMP): pyproject.toml devstack/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +57,17 @@ unit: $(STAMP)
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q -n auto -p no:schemathesis \
 		-m 'not soak and not stack and not integration'
 
-test: lint
+$(SCAN_STAMP):
+	rm -rf $(SCAN_DIR)/venv
+	$(PYTHON) -m venv $(SCAN_DIR)/venv
+	$(SCAN_BIN)/python -m pip install --quiet --upgrade pip
+	$(SCAN_BIN)/python -m pip install --quiet '$(CHECKOV)'
+	touch $@
+
+scan: $(STAMP) $(SCAN_STAMP)
+	$(BIN)/python scripts/check_template.py --checkov $(SCAN_BIN)/checkov
+
+test: lint scan
 	$(BIN)/pytest -q
 	$(MAKE) --no-print-directory min-versions
 
@@ -84,6 +102,23 @@ bench: $(STAMP)
 	$(BIN)/python bench/lookups.py
 	$(BIN)/python bench/http_lookups.py
 	$(BIN)/python bench/incremental.py
+
+# One command from a checkout to a running stack (README, "Production set-up"): the
+# artifacts, the sync bundle uploaded under its own hash (a new bundle replaces the
+# instance), the function's zip uploaded by `aws cloudformation package`, then the stack.
+#   make deploy STACK=contabyx BUCKET=my-artifacts \
+#     PARAMS="ClusterIdentifier=analytics SubnetId=subnet-0abc VpcId=vpc-0abc"
+deploy: package
+	@test -n "$(STACK)" && test -n "$(BUCKET)" || { echo "usage: make deploy STACK=name" \
+		"BUCKET=artifact-bucket PARAMS='ClusterIdentifier=... SubnetId=... VpcId=...'" >&2; exit 2; }
+	mkdir -p build
+	key="contabyx/sync-$$(sha256sum dist/contabyx-sync.tar.gz | cut -c1-16).tar.gz" && \
+	aws s3 cp dist/contabyx-sync.tar.gz "s3://$(BUCKET)/$$key" && \
+	aws cloudformation package --template-file deploy/template.yaml --s3-bucket "$(BUCKET)" \
+		--s3-prefix contabyx --output-template-file build/packaged.yaml && \
+	aws cloudformation deploy --template-file build/packaged.yaml --stack-name "$(STACK)" \
+		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
+		--parameter-overrides ArtifactBucket="$(BUCKET)" SyncBundleKey="$$key" $(PARAMS)
 
 clean:
 	-$(BIN)/contabyx-local down

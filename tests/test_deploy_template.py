@@ -1,0 +1,264 @@
+"""``deploy/template.yaml`` deploys what the code needs, as the rest of the repository says.
+
+- **Permissions do not drift.** The sync's policy in the template is
+  ``config/iam/etl-policy.json`` with its placeholders filled in, statement by statement
+  (every Data API way in; the direct source's statements are for hosts the template does
+  not build), and the API function's is ``config/iam/api-policy.json``. Rendered for
+  each way in, the sync's policy grants exactly the actions that way needs
+  (``tests/test_iam_policies.py`` derives them from the calls in the code).
+- **The instance is configured as the sync reads it.** The ``config/.env`` its user data
+  writes selects the same Data API target as the parameters, through the sync's own
+  settings; the crontab runs ``scripts/insert.sh`` at ``SyncAtUtc``.
+- **Every scanner suppression says why.**
+
+cfn-lint and checkov themselves run in ``make lint`` and ``make scan``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dotenv import dotenv_values
+
+from contabyx.http_api import HttpSettings
+from dynamo.config import Settings, known_keys, load_settings
+from dynamo.extract.data_api import DataApiSource
+from tests.support.cfn import Renderer, load
+from tests.test_iam_policies import MODES, _actions, _modes_of, needed, statements
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = load(ROOT / "deploy" / "template.yaml")
+RESOURCES = TEMPLATE["Resources"]
+
+#: Parameters that fill the policies' placeholders (the rest keep their defaults).
+PLACEHOLDERS = {
+    "Database": "DATABASE",
+    "DbUser": "DBUSER",
+    "WorkgroupId": "WORKGROUP_ID",
+}
+#: The template's parameters for each Data API way in (MODES of the IAM test).
+WAYS_IN = {
+    "data-api cluster+dbuser": {"ClusterIdentifier": "CLUSTER"},
+    "data-api secret": {"ClusterIdentifier": "CLUSTER", "SecretName": "SECRET_NAME"},
+    "data-api workgroup": {"WorkgroupName": "wg", "WorkgroupId": "WORKGROUP_ID"},
+    "data-api workgroup+secret": {
+        "WorkgroupName": "wg",
+        "WorkgroupId": "WORKGROUP_ID",
+        "SecretName": "SECRET_NAME",
+    },
+}
+#: What the Data API request names for each way in (as in tests/test_iam_policies.py).
+TARGETS = {
+    "data-api cluster+dbuser": {"ClusterIdentifier", "DbUser"},
+    "data-api secret": {"ClusterIdentifier", "SecretArn"},
+    "data-api workgroup": {"WorkgroupName"},
+    "data-api workgroup+secret": {"WorkgroupName", "SecretArn"},
+}
+
+
+def _renderer(mode: str, **extra: str) -> Renderer:
+    parameters = {**PLACEHOLDERS, **WAYS_IN[mode], **extra}
+    return Renderer(
+        TEMPLATE, {"ArtifactBucket": "bucket", "SyncBundleKey": "b.tar.gz", **parameters}
+    )
+
+
+def _normal(statement: dict[str, Any]) -> dict[str, Any]:
+    """A statement with its lists as sorted lists, whatever form each was written in."""
+    out = dict(statement)
+    for key in ("Action", "Resource"):
+        value = out[key]
+        out[key] = sorted([value] if isinstance(value, str) else value)
+    return out
+
+
+def _rendered_statements(renderer: Renderer, resource: str) -> list[dict[str, Any]]:
+    document = renderer.render(RESOURCES[resource]["Properties"]["PolicyDocument"])
+    return [_normal(statement) for statement in document["Statement"]]
+
+
+def _sync_statements(mode: str) -> list[dict[str, Any]]:
+    return _rendered_statements(_renderer(mode), "SyncCodePolicy")
+
+
+def _data_api_tokens() -> set[str]:
+    return set().union(*(tokens for mode, (src, tokens, _) in MODES.items() if src == "data-api"))
+
+
+# --------------------------------------------------------------------------- permissions
+
+
+def test_the_sync_policy_is_the_etl_policy_file_for_every_data_api_way_in() -> None:
+    deployed: dict[str, dict[str, Any]] = {}
+    for mode in WAYS_IN:
+        for statement in _sync_statements(mode):
+            assert deployed.setdefault(statement["Sid"], statement) == statement, mode
+    wanted = {
+        s["Sid"]: _normal(s)
+        for s in statements("etl-policy.json")
+        if _modes_of(s) & _data_api_tokens()
+    }
+    assert deployed == wanted
+    # What is left out serves only the direct source (redshift_connector from a host
+    # that reaches the cluster's endpoint), which the template does not deploy.
+    left_out = {s["Sid"] for s in statements("etl-policy.json")} - set(wanted)
+    assert left_out == {"ClusterEndpointForDirectIamNoHostMode"}
+
+
+@pytest.mark.parametrize("mode", sorted(WAYS_IN))
+def test_each_way_in_gets_exactly_the_actions_it_needs(mode: str) -> None:
+    granted = set().union(*(_actions(statement) for statement in _sync_statements(mode)))
+    assert granted == needed(mode)
+
+
+def test_the_api_function_policy_is_the_api_policy_file() -> None:
+    policies = RESOURCES["ApiFunction"]["Properties"]["Policies"]
+    renderer = _renderer("data-api cluster+dbuser")
+    deployed = [_normal(s) for policy in policies for s in renderer.render(policy)["Statement"]]
+    assert deployed == [_normal(s) for s in statements("api-policy.json")]
+
+
+def test_the_tables_are_protected_and_keyed_as_the_code_expects() -> None:
+    keys = {
+        "clients_info": [("clientid", "N", "HASH")],
+        "clients_info_by_year": [("clientid", "N", "HASH")],
+        Settings.sync_table: [("pk", "S", "HASH"), ("sk", "S", "RANGE")],
+    }
+    tables = {
+        r["Properties"]["TableName"]: r
+        for r in RESOURCES.values()
+        if r["Type"] == "AWS::DynamoDB::Table"
+    }
+    assert (
+        set(tables)
+        == set(keys)
+        == {
+            Settings.clients_info_table,
+            Settings.clients_info_by_year_table,
+            Settings.sync_table,
+        }
+    )
+    for name, resource in tables.items():
+        p = resource["Properties"]
+        types = {a["AttributeName"]: a["AttributeType"] for a in p["AttributeDefinitions"]}
+        assert [
+            (k["AttributeName"], types[k["AttributeName"]], k["KeyType"]) for k in p["KeySchema"]
+        ] == keys[name]
+        assert p["BillingMode"] == "PAY_PER_REQUEST", name
+        assert p["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, name
+        assert p["DeletionProtectionEnabled"] is True, name
+        assert p["SSESpecification"]["SSEEnabled"] is True, name
+        assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain", name
+
+
+# --------------------------------------------------------------------------- the instance
+
+
+def _user_data(renderer: Renderer) -> str:
+    data = RESOURCES["SyncLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]
+    text = renderer.render(data)
+    assert isinstance(text, str)
+    return text
+
+
+def _env_file(script: str, tmp_path: Path) -> Path:
+    body = re.search(r"cat > /opt/contabyx/config/\.env <<'EOF'\n(.*?)\nEOF\n", script, re.S)
+    assert body, "the user data writes config/.env"
+    path = tmp_path / ".env"
+    path.write_text(body.group(1))
+    return path
+
+
+@pytest.mark.parametrize("mode", sorted(WAYS_IN))
+def test_the_instance_env_file_targets_the_warehouse_the_parameters_name(
+    mode: str, tmp_path: Path
+) -> None:
+    renderer = _renderer(mode, ClusterIdentifier=WAYS_IN[mode].get("ClusterIdentifier", ""))
+    path = _env_file(_user_data(renderer), tmp_path)
+    assert set(dotenv_values(path)) <= known_keys(), "every key is a setting of the sync"
+    settings = load_settings(env_file=path, environ={})  # the sync's own checks
+    assert settings.metrics_namespace == renderer.parameters["MetricsNamespace"]
+    source = DataApiSource.from_settings(settings)
+    try:
+        assert set(source._target) - {"Database"} == TARGETS[mode]
+        assert source._target["Database"] == "DATABASE"
+    finally:
+        source.close()
+
+
+def test_the_user_data_is_valid_bash_and_installs_the_pinned_bundle() -> None:
+    script = _user_data(_renderer("data-api cluster+dbuser"))
+    subprocess.run(["bash", "-n"], input=script, text=True, check=True)
+    assert script.startswith("#!/bin/bash\nset -euxo pipefail\n")
+    assert "--require-hashes --no-deps -r /opt/contabyx/config/requirements.txt" in script
+    assert '"s3://bucket/b.tar.gz"' in script
+    assert "${" not in script.replace("${!", ""), "every ${...} was substituted"
+
+
+def test_the_crontab_runs_insert_sh_at_sync_at_utc() -> None:
+    script = _user_data(_renderer("data-api cluster+dbuser", SyncAtUtc="23:05", FullSyncDay="3"))
+    line = next(line for line in script.splitlines() if "crontab -u contabyx" in line)
+    assert line.startswith('echo "05 23 * * * CONTABYX_FULL_DAY=3 /opt/contabyx/scripts/insert.sh"')
+    assert (ROOT / "scripts" / "insert.sh").is_file()
+
+
+def test_the_function_reads_the_settings_the_template_gives_it() -> None:
+    renderer = _renderer("data-api cluster+dbuser")
+    props = RESOURCES["ApiFunction"]["Properties"]
+    env = renderer.render(props["Environment"]["Variables"])
+    assert env["CLIENTS_INFO_TABLE"] == Settings.clients_info_table
+    assert env["CLIENTS_INFO_BY_YEAR_TABLE"] == Settings.clients_info_by_year_table
+    HttpSettings.from_env({key: str(value) for key, value in env.items()})  # accepted as is
+    source = (ROOT / "contabyx" / "aws_lambda.py").read_text()
+    assert props["Handler"] == "contabyx.aws_lambda.handler" and "handler = " in source
+    assert all(
+        key in source or key in (ROOT / "contabyx" / "http_api.py").read_text() for key in env
+    )
+
+
+# --------------------------------------------------------------------------- the scanners
+
+
+def test_every_scanner_suppression_gives_its_reason() -> None:
+    skips = [
+        (name, skip)
+        for name, resource in RESOURCES.items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+    assert skips, "the template suppresses some findings; each must be listed with a reason"
+    for name, skip in skips:
+        assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), (name, skip)
+        assert len(skip.get("comment", "").split()) >= 8, f"{name}: say why {skip['id']} is skipped"
+    assert "cfn-lint" not in json.dumps(TEMPLATE.get("Metadata", {})), "no cfn-lint rule is ignored"
+
+
+#: The scanner's own virtualenv, made by ``make scan`` (which ``make test`` runs first).
+CHECKOV = ROOT / ".devstack" / "scan" / "venv" / "bin" / "checkov"
+
+
+@pytest.mark.integration
+def test_the_scan_fails_a_template_that_allows_imdsv1(tmp_path: Path) -> None:
+    """scripts/check_template.py can fail: the template with instance metadata v1 allowed
+    (a stolen-credentials path, checkov's CKV_AWS_79) does not pass."""
+    assert CHECKOV.exists(), "run make scan first: it installs checkov in its own virtualenv"
+    text = (ROOT / "deploy" / "template.yaml").read_text()
+    assert text.count("HttpTokens: required") == 1
+    weak = tmp_path / "template.yaml"
+    weak.write_text(text.replace("HttpTokens: required", "HttpTokens: optional"))
+    script = ROOT / "scripts" / "check_template.py"
+    paths = ["--template", str(weak), "--out", str(tmp_path / "template.json")]
+    done = subprocess.run(
+        [sys.executable, str(script), "--checkov", str(CHECKOV), *paths],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAILED CKV_AWS_79" in done.stdout
