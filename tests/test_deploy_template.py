@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from dotenv import dotenv_values
 
-from contabyx.http_api import HttpSettings
+from contabyx.http_api import DEFAULT_MAX_AGE, DEFAULT_SYNC_AT, HttpSettings
 from dynamo.config import Settings, known_keys, load_settings
 from dynamo.extract.data_api import DataApiSource
 from tests.support.cfn import Renderer, load
@@ -220,6 +220,19 @@ def test_the_function_reads_the_settings_the_template_gives_it() -> None:
     assert all(
         key in source or key in (ROOT / "contabyx" / "http_api.py").read_text() for key in env
     )
+
+
+def test_the_defaults_are_the_code_s_defaults() -> None:
+    """A parameter that sets what the code also defaults keeps the code's default."""
+    defaults = {name: spec.get("Default") for name, spec in TEMPLATE["Parameters"].items()}
+    assert defaults["HttpCacheMaxAge"] == DEFAULT_MAX_AGE
+    assert defaults["SyncAtUtc"] == DEFAULT_SYNC_AT.strftime("%H:%M")
+    assert defaults["Database"] == Settings.database and defaults["DbUser"] == Settings.dbuser
+    insert_sh = (ROOT / "scripts" / "insert.sh").read_text()
+    assert f'full_day="${{CONTABYX_FULL_DAY:-{defaults["FullSyncDay"]}}}"' in insert_sh
+    hour, minute = defaults["SyncAtUtc"].split(":")
+    crontab = (ROOT / "scripts" / "crontab.example").read_text()
+    assert f"{int(minute)} {int(hour)} * * * " in crontab
 
 
 # --------------------------------------------------------------------------- the scanners
