@@ -16,7 +16,7 @@ MIN_STACK_TESTS := tests/dynamo/test_sync.py tests/dynamo/test_cli_terminal.py
 # (BatchExecuteStatement's Parameters), which the product never sends.
 MIN_DESELECT := tests/devstack/test_dataapi.py::test_a_batch_is_one_transaction
 
-.PHONY: help install lint unit test min-versions soak demo down bench clean
+.PHONY: help install lint unit test min-versions soak demo down bench requirements package clean
 
 help:
 	@echo "make demo   - local stack, 1,000 seeded clients, full sync, lookups, contabyx serve"
@@ -25,6 +25,8 @@ help:
 	@echo "make min-versions - the oldest allowed dependencies: stackless tests and full syncs"
 	@echo "make soak   - the long reliability runs"
 	@echo "make bench  - benchmarks (prints figures)"
+	@echo "make requirements - re-pin config/requirements*.txt from pyproject.toml (hashes)"
+	@echo "make package - dist/: the wheel, the Lambda zip and the sync bundle (sizes)"
 	@echo "make down   - stop the local stack"
 
 $(STAMP): pyproject.toml devstack/pyproject.toml
@@ -84,6 +86,26 @@ bench: $(STAMP)
 	$(BIN)/python bench/lookups.py
 	$(BIN)/python bench/http_lookups.py
 	$(BIN)/python bench/incremental.py
+
+# The deployed pins, with hashes: base + sync for the EC2 instance, base + lambda for
+# the Lambda zip. pip-compile resolves for the interpreter that runs it, and both targets
+# run Python 3.11 on Linux x86_64, so it must be that one. Pins already in a file are
+# kept; PIP_COMPILE_ARGS=--upgrade moves them to the newest allowed.
+# --allow-unsafe pins setuptools too (redshift-connector declares it), so that an install
+# with --require-hashes --no-deps is complete; --strip-extras since --no-deps ignores them;
+# no index or find-links lines, which would be this machine's.
+PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+	--no-emit-index-url --no-emit-find-links $(PIP_COMPILE_ARGS)
+
+requirements: $(STAMP)
+	$(BIN)/python -c 'import platform, sys; assert sys.version_info[:2] == (3, 11) and \
+		platform.system() == "Linux" and platform.machine() == "x86_64", \
+		"make requirements pins for Python 3.11 on Linux x86_64: run it with that"'
+	$(PIP_COMPILE) --extra sync --output-file config/requirements.txt pyproject.toml
+	$(PIP_COMPILE) --extra lambda --output-file config/requirements-lambda.txt pyproject.toml
+
+package: $(STAMP)
+	$(BIN)/python scripts/package.py
 
 clean:
 	-$(BIN)/contabyx-local down
