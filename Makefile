@@ -93,7 +93,9 @@ bench: $(STAMP)
 # kept; PIP_COMPILE_ARGS=--upgrade moves them to the newest allowed.
 # --allow-unsafe pins setuptools too (redshift-connector declares it), so that an install
 # with --require-hashes --no-deps is complete; --strip-extras since --no-deps ignores them;
-# no index or find-links lines, which would be this machine's.
+# no index or find-links lines, which would be this machine's. Neither extra names
+# contabyx[...]: for such a self-reference pip-compile pins the project itself as a local
+# path (tests/test_requirements.py refuses that line).
 PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
 	--no-emit-index-url --no-emit-find-links $(PIP_COMPILE_ARGS)
 
