@@ -74,7 +74,15 @@ SOURCE_DATE_EPOCH = "315532800"  # 1980-01-01T00:00:00Z, ZIP_EPOCH
 LAMBDA_ZIPPED_LIMIT = 50 * 1024 * 1024
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 _SKIP = shutil.ignore_patterns(
-    ".git", ".venv", ".devstack", "build", "dist", "*.egg-info", "__pycache__", ".*_cache"
+    ".git",
+    ".venv",
+    ".devstack",
+    ".hypothesis",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".*_cache",
 )
 
 
