@@ -16,8 +16,9 @@
 boto3 in the Lambda zip: bundled (boto3, botocore, s3transfer, jmespath, python-dateutil,
 six, urllib3 as pinned). The runtime's own copy changes when AWS updates the runtime, not
 when this project does, and AWS's Python guide warns that a package holding some of the
-SDK's dependencies (urllib3) beside the runtime's SDK can break on such an update; bundled,
-the function runs the versions the pins and the tests name. The cost, measured with the
+SDK's dependencies (urllib3) beside the runtime's SDK can break on such an update; bundled
+(the function's own files come first on its sys.path), the function runs the versions the
+pins and the tests name. The cost, measured with the
 pins of 2026-11 (``--runtime-sdk`` builds the other way): 19.8 MiB zipped and 32.3 MiB
 unzipped with it (botocore alone is 16.4 MiB zipped: its service models are already
 compressed), 3.2 MiB and 9.6 MiB without; within Lambda's 50 MiB zipped (direct upload)
@@ -25,9 +26,9 @@ and 250 MiB unzipped either way.
 
 Usage::
 
-    python scripts/package.py                  # make package: into dist/
-    python scripts/package.py --out /tmp/dist  # elsewhere
-    python scripts/package.py --runtime-sdk    # a Lambda zip that uses the runtime's boto3
+    python scripts/package.py                     # make package: into dist/
+    python scripts/package.py --out ../artifacts  # elsewhere
+    python scripts/package.py --runtime-sdk       # a Lambda zip using the runtime's boto3
 """
 
 from __future__ import annotations
