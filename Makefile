@@ -22,7 +22,7 @@ SCAN_DIR   ?= .devstack/scan
 SCAN_BIN   := $(SCAN_DIR)/venv/bin
 SCAN_STAMP := $(SCAN_DIR)/venv/.installed-$(CHECKOV)
 
-.PHONY: help install lint scan unit test min-versions soak demo down bench deploy clean
+.PHONY: help install lint scan unit test min-versions soak demo down bench requirements package deploy clean
 
 help:
 	@echo "make demo   - local stack, 1,000 seeded clients, full sync, lookups, contabyx serve"
@@ -32,6 +32,8 @@ help:
 	@echo "make min-versions - the oldest allowed dependencies: stackless tests and full syncs"
 	@echo "make soak   - the long reliability runs"
 	@echo "make bench  - benchmarks (prints figures)"
+	@echo "make requirements - re-pin config/requirements*.txt from pyproject.toml (hashes)"
+	@echo "make package - dist/: the wheel, the Lambda zip and the sync bundle (sizes)"
 	@echo "make down   - stop the local stack"
 	@echo "make deploy STACK=... BUCKET=... PARAMS='...' - build, upload and deploy deploy/template.yaml"
 
@@ -102,6 +104,28 @@ bench: $(STAMP)
 	$(BIN)/python bench/lookups.py
 	$(BIN)/python bench/http_lookups.py
 	$(BIN)/python bench/incremental.py
+
+# The deployed pins, with hashes: base + sync for the EC2 instance, base + lambda for
+# the Lambda zip. pip-compile resolves for the interpreter that runs it, and both targets
+# run Python 3.11 on Linux x86_64, so it must be that one. Pins already in a file are
+# kept; PIP_COMPILE_ARGS=--upgrade moves them to the newest allowed.
+# --allow-unsafe pins setuptools too (redshift-connector declares it), so that an install
+# with --require-hashes --no-deps is complete; --strip-extras since --no-deps ignores them;
+# no index or find-links lines, which would be this machine's. Neither extra names
+# contabyx[...]: for such a self-reference pip-compile pins the project itself as a local
+# path (tests/test_requirements.py refuses that line).
+PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+	--no-emit-index-url --no-emit-find-links $(PIP_COMPILE_ARGS)
+
+requirements: $(STAMP)
+	$(BIN)/python -c 'import platform, sys; assert sys.version_info[:2] == (3, 11) and \
+		platform.system() == "Linux" and platform.machine() == "x86_64", \
+		"make requirements pins for Python 3.11 on Linux x86_64: run it with that"'
+	$(PIP_COMPILE) --extra sync --output-file config/requirements.txt pyproject.toml
+	$(PIP_COMPILE) --extra lambda --output-file config/requirements-lambda.txt pyproject.toml
+
+package: $(STAMP)
+	$(BIN)/python scripts/package.py
 
 # One command from a checkout to a running stack (README, "Production set-up"): the
 # artifacts, the sync bundle uploaded under its own hash (a new bundle replaces the

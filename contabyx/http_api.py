@@ -2,7 +2,9 @@
 
 One ASGI application (:func:`create_app`) serves both ways of running it: AWS Lambda
 behind API Gateway or a function URL (:mod:`contabyx.aws_lambda`), and the local
-server ``contabyx serve``. It needs the ``http`` extra (``pip install 'contabyx[http]'``).
+server ``contabyx serve``. The application and the Lambda handler need the ``lambda``
+extra (FastAPI, Mangum); ``contabyx serve`` needs the ``http`` extra, which adds the server
+(``pip install 'contabyx[http]'``).
 
 Exact numbers for every client, JavaScript included: client ids are JSON strings
 (``"9007199254740993"``: ids go past 2**53, where doubles stop being exact, as

@@ -1,23 +1,41 @@
-"""What ``pip install .`` gives an application that only reads figures.
+"""The deployed artifacts (``make package``, scripts/package.py), built once into a
+temporary directory, and what each gives where it is installed.
 
-A clean virtualenv, the product installed from a copy of the source tree with no
-extras: the library imports and answers to its public names, the sync's extra
-dependencies are absent, and importing the sync says which extra to install.
+- The wheel, in a clean virtualenv with no extras (what ``pip install .`` gives an
+  application that only reads figures): the library imports and answers to its public
+  names, the sync's extra dependencies are absent, and importing the sync or serving over
+  HTTP says which extra to install.
+- The Lambda zip, alone on ``sys.path`` of an isolated interpreter: the handler imports
+  and answers an API Gateway event, with nothing of the development virtualenv.
+- The sync bundle, unpacked and installed as the EC2 instance's user data does it
+  (``--require-hashes --no-deps``, then the wheel): its pins are complete.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import shutil
+import os
 import subprocess
 import sys
+import tarfile
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from scripts.package import deterministic_zip, version
+
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.integration
+EVENT = ROOT / "tests" / "http" / "events" / "api_gateway_http_v2.json"
+#: What the HTTP API's function must not carry: the server, the sync, the tools.
+NOT_IN_LAMBDA = {
+    *("pytest", "_pytest", "hypothesis", "schemathesis", "ruff", "mypy", "piptools"),
+    *("uvicorn", "httptools", "uvloop", "redshift_connector", "dotenv", "tqdm"),
+    *("dynamo", "devstack", "bench", "tests", "pip", "setuptools", "pkg_resources"),
+}
 
 PROBE = """
 import importlib.util, json
@@ -38,18 +56,32 @@ print(json.dumps({
 """
 
 
-def _copy_tree(target: Path) -> Path:
-    # A copy, so that building the wheel writes nothing into the checkout.
-    skip = shutil.ignore_patterns(
-        ".git", ".venv", ".devstack", "*.egg-info", "build", "__pycache__"
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """``make package`` into a temporary directory (it builds from its own copy of the
+    tree, so the checkout is left as it was)."""
+    out = tmp_path_factory.mktemp("dist")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "package.py"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
-    return Path(shutil.copytree(ROOT, target, ignore=skip))
+    assert done.returncode == 0, done.stderr
+    (out / "printed.txt").write_text(done.stdout)
+    return {
+        "wheel": out / f"contabyx-{version()}-py3-none-any.whl",
+        "lambda": out / "lambda.zip",
+        "bundle": out / "contabyx-sync.tar.gz",
+        "printed": out / "printed.txt",
+    }
 
 
 @pytest.fixture(scope="module")
-def bare_install(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+def bare_install(
+    tmp_path_factory: pytest.TempPathFactory, artifacts: dict[str, Path]
+) -> dict[str, object]:
     base = tmp_path_factory.mktemp("bare")
-    source = _copy_tree(base / "src")
     venv.create(base / "venv", with_pip=True)
     python = base / "venv" / "bin" / "python"
     subprocess.run(
@@ -60,7 +92,7 @@ def bare_install(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
             "install",
             "--quiet",
             "--disable-pip-version-check",
-            str(source),
+            str(artifacts["wheel"]),
         ],
         check=True,
         timeout=600,
@@ -117,3 +149,166 @@ def test_serving_over_http_names_the_extra_to_install(bare_install: dict[str, ob
     assert serve["status"] != 0
     assert "pip install 'contabyx[http]'" in serve["stderr"]
     assert "Traceback" not in serve["stderr"]
+
+
+def test_make_package_prints_each_artifacts_size(artifacts: dict[str, Path]) -> None:
+    printed = artifacts["printed"].read_text()
+    for name in ("wheel", "lambda", "bundle"):
+        assert f"{artifacts[name]}: " in printed
+    digest = hashlib.sha256(artifacts["lambda"].read_bytes()).hexdigest()
+    assert f"sha256 {digest}" in printed
+    assert "unzipped (limit 250 MiB)" in printed
+
+
+def test_the_wheel_ships_the_product_only(artifacts: dict[str, Path]) -> None:
+    with zipfile.ZipFile(artifacts["wheel"]) as wheel:
+        tops = {name.split("/")[0] for name in wheel.namelist()}
+    assert tops == {"contabyx", "dynamo", f"contabyx-{version()}.dist-info"}
+
+
+def _top_level(names: list[str]) -> set[str]:
+    """Importable top-level names, and the distributions of the .dist-info folders."""
+    out = set()
+    for name in names:
+        top = name.split("/")[0]
+        if top.endswith(".dist-info"):
+            out.add(top.split("-")[0].lower())
+        else:
+            out.add(top.removesuffix(".py"))
+    return out
+
+
+def test_the_lambda_zip_holds_the_handler_and_nothing_else(artifacts: dict[str, Path]) -> None:
+    with zipfile.ZipFile(artifacts["lambda"]) as archive:
+        names = archive.namelist()
+    assert "contabyx/aws_lambda.py" in names
+    assert {"fastapi", "mangum", "pydantic", "boto3", "botocore"} <= _top_level(names)
+    assert "pydantic_core/_pydantic_core.cpython-311-x86_64-linux-gnu.so" in names
+    assert _top_level(names) & NOT_IN_LAMBDA == set()
+    assert [n for n in names if "__pycache__" in n or n.startswith("bin/")] == []
+    assert names == sorted(names)
+
+
+def test_the_lambda_zip_is_the_same_bytes_from_the_same_files(
+    artifacts: dict[str, Path], tmp_path: Path
+) -> None:
+    """Times, modes and the order the files are found in do not reach the zip."""
+    with zipfile.ZipFile(artifacts["lambda"]) as archive:
+        archive.extractall(tmp_path / "files")
+    for i, path in enumerate(sorted((tmp_path / "files").rglob("*.py"))[:50]):
+        os.utime(path, (1_700_000_000 + i, 1_700_000_000 + i))
+        path.chmod(0o600 if i % 2 else 0o755)
+    deterministic_zip(tmp_path / "files", tmp_path / "again.zip")
+    assert (tmp_path / "again.zip").read_bytes() == artifacts["lambda"].read_bytes()
+
+
+LAMBDA_PROBE = """
+import json, sys, types
+sys.path.insert(0, sys.argv[1])
+import boto3, fastapi, pydantic_core
+import contabyx.aws_lambda as function
+context = types.SimpleNamespace(
+    function_name="contabyx-http", aws_request_id="r", get_remaining_time_in_millis=lambda: 30000
+)
+response = function.handler(json.loads(sys.argv[2]), context)
+print(json.dumps({
+    "status": response["statusCode"],
+    "body": response["body"],
+    "files": [m.__file__ for m in (boto3, fastapi, pydantic_core, function)],
+    "path": sys.path,
+}))
+"""
+
+
+def _health_event() -> dict[str, object]:
+    """AWS's sample API Gateway HTTP API event, as a GET of /health."""
+    event = json.loads(EVENT.read_text())
+    event.update(rawPath="/health", rawQueryString="", body=None, isBase64Encoded=False)
+    event["queryStringParameters"] = None
+    event["requestContext"]["http"].update(method="GET", path="/health")
+    return dict(event)
+
+
+def test_the_lambda_zip_alone_answers_an_api_gateway_event(
+    artifacts: dict[str, Path], tmp_path: Path
+) -> None:
+    if sys.version_info[:2] != (3, 11) or os.uname().machine != "x86_64":
+        pytest.skip("the zip holds CPython 3.11 x86_64 extensions")
+    files = tmp_path / "task"
+    with zipfile.ZipFile(artifacts["lambda"]) as archive:
+        archive.extractall(files)
+    # What the function's environment has: its region, its role's credentials (dummies:
+    # /health reads nothing), the tables; no configuration file of this machine.
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "CLIENTS_INFO_TABLE": "clients_info",
+        "CLIENTS_INFO_BY_YEAR_TABLE": "clients_info_by_year",
+    }
+    # -I -S: no site-packages, no working directory, no PYTHON* variables: the zip alone.
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", LAMBDA_PROBE, str(files), json.dumps(_health_event())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["status"] == 200
+    assert json.loads(answer["body"]) == {"status": "ok"}
+    assert all(f.startswith(str(files)) for f in answer["files"]), answer["files"]
+    assert not any("site-packages" in p for p in answer["path"]), answer["path"]
+
+
+def test_the_sync_bundle_holds_exactly_what_the_instance_installs(
+    artifacts: dict[str, Path],
+) -> None:
+    with tarfile.open(artifacts["bundle"]) as bundle:
+        members = {m.name: m for m in bundle.getmembers()}
+    assert sorted(members) == [
+        "config/.env.example",
+        "config/requirements.txt",
+        f"dist/{artifacts['wheel'].name}",
+        "scripts/insert.sh",
+    ]
+    assert all(m.isfile() for m in members.values())
+    assert members["scripts/insert.sh"].mode == 0o755
+
+
+def test_the_sync_bundle_installs_as_the_instance_does(
+    artifacts: dict[str, Path], tmp_path: Path
+) -> None:
+    """The user data's steps: a virtualenv, the pins with their hashes and without
+    resolving, then the wheel; nothing missing (pip check), and the sync runs."""
+    home = tmp_path / "opt-contabyx"
+    with tarfile.open(artifacts["bundle"]) as bundle:
+        bundle.extractall(home, filter="data")
+    venv.create(home / ".venv", with_pip=True)
+    pip = [str(home / ".venv" / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+    wheel = next((home / "dist").glob("contabyx-*.whl"))
+    for step in (
+        ["install", "--quiet", "--require-hashes", "--no-deps", "-r"],
+        ["install", "--quiet", "--no-deps"],
+    ):
+        target = home / "config" / "requirements.txt" if "-r" in step else wheel
+        subprocess.run([*pip, *step, str(target)], check=True, timeout=600, cwd=tmp_path)
+    check = subprocess.run([*pip, "check"], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout
+    etl = subprocess.run(
+        [str(home / ".venv" / "bin" / "contabyx-etl"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert etl.returncode == 0, etl.stderr
+    assert "create-tables" in etl.stdout
