@@ -22,6 +22,7 @@ import tarfile
 import venv
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -284,31 +285,109 @@ def test_the_sync_bundle_holds_exactly_what_the_instance_installs(
     assert members["scripts/insert.sh"].mode == 0o755
 
 
-def test_the_sync_bundle_installs_as_the_instance_does(
-    artifacts: dict[str, Path], tmp_path: Path
+#: Commands of the instance's user data that need root or AWS, replaced here by stubs
+#: that log their arguments: the sync itself, its venv and its pins are the real ones.
+STUBS = {
+    "dnf": "",
+    "id": "exit 1",  # no such user yet: the script makes it
+    "useradd": 'while [ $# -gt 1 ]; do [ "$1" = --home-dir ] && mkdir -p "$2"; shift; done',
+    "aws": '[ "$1 $2" = "s3 cp" ] && cp "$BUNDLE" "$4"',
+    "chown": "",
+    "crontab": 'cat > "$STUB_LOG.crontab"',
+    "systemctl": "",
+    "install": 'args=(); while [ $# -gt 0 ]; do case "$1" in -o|-g) shift 2;; '
+    '*) args+=("$1"); shift;; esac; done; /usr/bin/install "${args[@]}"',
+}
+
+
+def _instance(tmp_path: Path, artifacts: dict[str, Path], parameters: dict[str, str]) -> Path:
+    """Run the template's user data, rendered for ``parameters``, under ``tmp_path``
+    (``/opt`` moved there) with root's and AWS's commands stubbed; return the home."""
+    from tests.support.cfn import Renderer, load
+
+    template = load(ROOT / "deploy" / "template.yaml")
+    renderer = Renderer(template, parameters)
+    data = template["Resources"]["SyncLaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    script = renderer.render(data["UserData"])
+    script = script.replace("/opt/", f"{tmp_path}/opt/").replace(
+        "/tmp/contabyx-sync.tar.gz", f"{tmp_path}/bundle.tar.gz"
+    )
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    agent = tmp_path / "opt" / "aws" / "amazon-cloudwatch-agent"
+    (agent / "etc").mkdir(parents=True)
+    (agent / "bin").mkdir()
+    commands = {**STUBS, "python3.11": f'exec {sys.executable} "$@"'}
+    for name, body in commands.items():
+        path = stubs / name
+        path.write_text(f'#!/bin/bash\necho "{name} $*" >> "$STUB_LOG"\n{body}\n')
+        path.chmod(0o755)
+    ctl = agent / "bin" / "amazon-cloudwatch-agent-ctl"
+    ctl.write_text('#!/bin/bash\necho "agent $*" >> "$STUB_LOG"\n')
+    ctl.chmod(0o755)
+    env = {
+        "PATH": f"{stubs}:{os.environ['PATH']}",
+        "HOME": str(tmp_path),
+        "BUNDLE": str(artifacts["bundle"]),
+        "STUB_LOG": str(tmp_path / "stubs.log"),
+    }
+    done = subprocess.run(
+        ["bash", "-c", script], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return tmp_path / "opt" / "contabyx"
+
+
+def test_the_user_data_installs_the_bundle_and_its_cron_job_syncs(
+    artifacts: dict[str, Path], tmp_path: Path, local_stack: Any, warehouse: Any
 ) -> None:
-    """The user data's steps: a virtualenv, the pins with their hashes and without
-    resolving, then the wheel; nothing missing (pip check), and the sync runs."""
-    home = tmp_path / "opt-contabyx"
-    with tarfile.open(artifacts["bundle"]) as bundle:
-        bundle.extractall(home, filter="data")
-    venv.create(home / ".venv", with_pip=True)
+    """The template's user data, run (root's and AWS's commands stubbed): it unpacks the
+    bundle, installs the pins with their hashes and then the wheel (nothing missing:
+    pip check), writes config/.env and the crontab line; then the crontab's command,
+    run as cron would, syncs the local stack exactly."""
+    from tests.support.synced import differences, fresh_tables, seeded, sync_table
+
+    env = local_stack.env
+    parameters = {
+        "ClusterIdentifier": env["CLUSTER"],
+        "DbUser": env["DBUSER"],
+        "Database": env["DATABASE"],
+        "ArtifactBucket": "artifacts",
+        "SyncBundleKey": "contabyx/sync-0123.tar.gz",
+        "SyncAtUtc": "03:30",
+    }
+    home = _instance(tmp_path, artifacts, parameters)
+    log = (tmp_path / "stubs.log").read_text()
+    assert "aws s3 cp s3://artifacts/contabyx/sync-0123.tar.gz" in log
+    crontab = (tmp_path / "stubs.log.crontab").read_text().strip()
+    minute, hour, *_, command = crontab.split(" ")
+    assert (minute, hour) == ("30", "03") and command.endswith("/opt/contabyx/scripts/insert.sh")
     pip = [str(home / ".venv" / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
-    wheel = next((home / "dist").glob("contabyx-*.whl"))
-    for step in (
-        ["install", "--quiet", "--require-hashes", "--no-deps", "-r"],
-        ["install", "--quiet", "--no-deps"],
-    ):
-        target = home / "config" / "requirements.txt" if "-r" in step else wheel
-        subprocess.run([*pip, *step, str(target)], check=True, timeout=600, cwd=tmp_path)
     check = subprocess.run([*pip, "check"], capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stdout
-    etl = subprocess.run(
-        [str(home / ".venv" / "bin" / "contabyx-etl"), "--help"],
+    assert "DBUSER=" in (home / "config" / ".env").read_text()
+
+    tables = ("deployed_ci", "deployed_ciby")
+    expected = seeded(local_stack, warehouse, clients=60, seed=11)
+    fresh_tables(*tables)
+    # As cron runs it: the crontab's command and variables, no terminal. The process
+    # environment points the sync at the local stack (it overrides config/.env).
+    cron_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CONTABYX_")},
+        "CLIENTS_INFO_TABLE": tables[0],
+        "CLIENTS_INFO_BY_YEAR_TABLE": tables[1],
+        "SYNC_TABLE": sync_table(tables),
+        "CONTABYX_FULL_DAY": "7",
+    }
+    run = subprocess.run(
+        ["bash", str(home / "scripts" / "insert.sh"), "--full"],
+        env=cron_env,
+        cwd="/",
         capture_output=True,
         text=True,
-        timeout=60,
-        cwd=tmp_path,
+        timeout=600,
     )
-    assert etl.returncode == 0, etl.stderr
-    assert "create-tables" in etl.stdout
+    synced = (home / "logs" / "insert.log").read_text()
+    assert run.returncode == 0, synced[-3000:]
+    assert "sync finished with status 0" in synced
+    assert differences(tables, expected) == []
