@@ -204,11 +204,9 @@ def test_a_run_publishes_its_success_and_counts(fresh: Any, cloudwatch: str) -> 
 def test_a_failed_run_publishes_its_failure_and_exits_as_before(
     fresh: Any, cloudwatch: str
 ) -> None:
-    broken = {"VIEWS_SCHEMA": "no_such_schema"}
-    without = _etl("run", **broken)
-    done = _etl(
-        "run", METRICS_NAMESPACE="Contabyx", AWS_ENDPOINT_URL_CLOUDWATCH=cloudwatch, **broken
-    )
+    broken = {"VIEWS_SCHEMA": "no_such_schema", "AWS_ENDPOINT_URL_CLOUDWATCH": cloudwatch}
+    without = _etl("run", METRICS_NAMESPACE="", **broken)
+    done = _etl("run", METRICS_NAMESPACE="Contabyx", **broken)
     assert (done.returncode, without.returncode) == (1, 1)
     assert done.stderr.count("\n") == without.stderr.count("\n") == 1
     assert done.stderr.startswith("contabyx-etl: error: ") and "no_such_schema" in done.stderr
