@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Optional
 
 import pytest
@@ -38,6 +39,11 @@ def test_the_metric_names_are_the_templates() -> None:
     assert (metrics.RUN_SECONDS, metrics.ITEMS_WRITTEN) == ("RunSeconds", "ItemsWritten")
     assert (metrics.ITEMS_DELETED, metrics.WRITE_UNITS) == ("ItemsDeleted", "WriteUnits")
     assert metrics.TABLE_DIMENSION == "Table" and metrics.DEFAULT_NAMESPACE == "Contabyx"
+
+
+def test_the_readme_recommends_the_default_namespace() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert f"`METRICS_NAMESPACE` set (recommended: `{metrics.DEFAULT_NAMESPACE}`," in readme
 
 
 def test_a_succeeded_run_sends_its_counts_in_total_and_per_table() -> None:
