@@ -10,8 +10,10 @@ STAMP  := $(VENV)/.installed
 MIN_DIR   ?= .devstack/min-versions
 MIN_BIN   := $(MIN_DIR)/venv/bin
 MIN_STAMP := $(MIN_DIR)/venv/.installed
-# Besides every test that needs no stack: full syncs (library, CLI on a terminal).
-MIN_STACK_TESTS := tests/dynamo/test_sync.py tests/dynamo/test_cli_terminal.py
+# Besides every test that needs no stack: full syncs (library, CLI on a terminal), and
+# runs publishing their metrics (the old botocore speaks CloudWatch's query protocol).
+MIN_STACK_TESTS := tests/dynamo/test_sync.py tests/dynamo/test_cli_terminal.py \
+	tests/dynamo/test_metrics_cloudwatch.py
 # Tests of the emulator with request members newer than the product's botocore floor
 # (BatchExecuteStatement's Parameters), which the product never sends.
 MIN_DESELECT := tests/devstack/test_dataapi.py::test_a_batch_is_one_transaction

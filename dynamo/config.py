@@ -87,6 +87,9 @@ class Settings:
     # Endpoints other than AWS's (the local stack, a VPC endpoint), and the log.
     aws_endpoint_url_dynamodb: Optional[str] = None
     aws_endpoint_url_redshift_data: Optional[str] = None
+    aws_endpoint_url_cloudwatch: Optional[str] = None
+    #: The CloudWatch namespace of each run's metrics (dynamo.metrics); None: publish none.
+    metrics_namespace: Optional[str] = None
     log_level: str = "WARNING"
 
     def __post_init__(self) -> None:
@@ -141,7 +144,36 @@ def _check(s: Settings) -> None:
     for key in ("statement_timeout", "aws_connect_timeout", "aws_read_timeout"):
         if not getattr(s, key) > 0:
             raise ConfigError(f"{_env_key(key)} must be a positive number of seconds")
+    check_metrics_namespace(s.metrics_namespace)
     check_log_level(s.log_level)
+
+
+#: CloudWatch's rule for a namespace (PutMetricData): 1-255 ASCII characters, no control
+#: characters, not starting with a colon; not only spaces.
+METRICS_NAMESPACE = re.compile(r"^(?!:)(?=.*\S)[\x20-\x7e]{1,255}$")
+
+
+def check_metrics_namespace(namespace: Optional[str]) -> None:
+    """ConfigError unless ``namespace`` is unset or one CloudWatch accepts for custom metrics.
+
+    >>> check_metrics_namespace("Contabyx"), check_metrics_namespace(None)
+    (None, None)
+    >>> check_metrics_namespace("AWS/DynamoDB")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    dynamo.errors.ConfigError: METRICS_NAMESPACE 'AWS/DynamoDB' starts with AWS/, which ...
+    """
+    if not namespace:
+        return
+    if not METRICS_NAMESPACE.fullmatch(namespace):
+        raise ConfigError(
+            f"METRICS_NAMESPACE {namespace!r} is not a CloudWatch namespace (1-255 printable "
+            "ASCII characters, not starting with ':')"
+        )
+    if namespace.startswith("AWS/"):
+        raise ConfigError(
+            f"METRICS_NAMESPACE {namespace!r} starts with AWS/, which AWS reserves for its "
+            "own services"
+        )
 
 
 #: The levels ``LOG_LEVEL`` (and ``--log-level``) accept.

@@ -165,14 +165,20 @@ class Insert:
         Yields the :class:`dynamo.runs.RunRecord`; give it the per-table counts
         (``record.counts(...)``) and, for a run that stored not every client,
         ``record.outcome = "rejected"``. An exception inside is recorded as ``failed``;
-        the lease is released either way. :meth:`prune_all` checks the lease first.
+        the lease is released either way. With ``METRICS_NAMESPACE`` set, the run's
+        metrics go to CloudWatch at its end (:mod:`dynamo.metrics`). :meth:`prune_all`
+        checks the lease first.
         """
+        from dynamo.metrics import MetricsPublisher
         from dynamo.runs import exclusive_run
 
-        with exclusive_run(self.runs_client, self.settings.sync_table, self.run, mode=mode) as (
-            lease,
-            record,
-        ):
+        with exclusive_run(
+            self.runs_client,
+            self.settings.sync_table,
+            self.run,
+            mode=mode,
+            metrics=MetricsPublisher.from_settings(self.settings),
+        ) as (lease, record):
             self.lease = lease
             try:
                 yield record

@@ -30,13 +30,16 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.exceptions import HTTPClientError
 
 from dynamo.aws import ADMIN_ATTEMPTS
 from dynamo.errors import LeaseLost, RunInProgress, SyncError
+
+if TYPE_CHECKING:  # dynamo.metrics reads this module's states
+    from dynamo.metrics import MetricsPublisher
 
 log = logging.getLogger(__name__)
 
@@ -276,9 +279,16 @@ def error_line(exc: BaseException) -> str:
 
 @contextmanager
 def exclusive_run(
-    client: Any, table: str, run_id: str, *, mode: str = "full", ttl: float = LEASE_TTL
+    client: Any,
+    table: str,
+    run_id: str,
+    *,
+    mode: str = "full",
+    ttl: float = LEASE_TTL,
+    metrics: Optional[MetricsPublisher] = None,
 ) -> Iterator[tuple[Lease, RunRecord]]:
-    """Take the lease, record the run as running, yield; then record its end and release.
+    """Take the lease, record the run as running, yield; then record its end, publish
+    its metrics (``metrics``, if any) and release.
 
     An exception inside is recorded as ``failed`` with its line, and raised again.
     """
@@ -289,19 +299,24 @@ def exclusive_run(
         record.write(RUNNING)
         yield lease, record
     except BaseException as exc:
-        _record_end(record, FAILED, error_line(exc))
+        _record_end(record, FAILED, error_line(exc), metrics=metrics)
         raise
     else:
-        _record_end(record, record.outcome)
+        _record_end(record, record.outcome, metrics=metrics)
     finally:
         lease.release()
 
 
-def _record_end(record: RunRecord, status: str, error: str = "") -> None:
+def _record_end(
+    record: RunRecord, status: str, error: str = "", *, metrics: Optional[MetricsPublisher] = None
+) -> None:
+    ended = time.time()
     try:
-        record.write(status, error, ended=time.time())
+        record.write(status, error, ended=ended)
     except Exception as exc:  # the run's own outcome matters more than its record
         log.warning("could not record the end of run %s (%s)", record.run_id, exc)
+    if metrics is not None:  # even without a record: the alarms must still hear of the run
+        metrics.publish(status, record.started, ended, record.tables)
 
 
 # --------------------------------------------------------------------------- reading

@@ -45,6 +45,7 @@ EXAMPLES = frozenset(
         "dynamo.extract.direct",
         "dynamo.extract.values",
         "dynamo.load",
+        "dynamo.metrics",
         "dynamo.shape",
         "dynamo.sync",
         "dynamo.views",

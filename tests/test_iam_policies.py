@@ -33,6 +33,7 @@ import redshift_connector.iam_helper
 from botocore import xform_name
 from redshift_connector.redshift_property import RedshiftProperty
 
+from dynamo import metrics
 from dynamo.config import Settings
 from dynamo.extract import ExtractError
 from dynamo.extract.data_api import DataApiSource
@@ -58,8 +59,11 @@ CALLERS = {
     "dynamo/prune.py": "dynamodb",
     "dynamo/verify.py": "dynamodb",
     "dynamo/runs.py": "dynamodb",
+    "dynamo/metrics.py": "cloudwatch",
     "contabyx/api.py": "dynamodb",
 }
+#: Every service some module calls.
+SERVICES = frozenset(CALLERS.values())
 
 #: Each way into the warehouse: its source, the Sid tokens of the statements it uses,
 #: and the actions AWS checks on calls our code does not make itself.
@@ -137,8 +141,8 @@ def _calls_in(tree: ast.AST, names: set[str]) -> set[str]:
 
 
 def calls_by_module(package: str) -> dict[str, set[str]]:
-    """For each module of ``package``: the operations of either service it calls."""
-    names = set(_operations("dynamodb")) | set(_operations("redshift-data"))
+    """For each module of ``package``: the operations of any service in CALLERS it calls."""
+    names = set().union(*(_operations(service) for service in SERVICES))
     out: dict[str, set[str]] = {}
     for path in sorted((ROOT / package).rglob("*.py")):
         calls = _calls_in(ast.parse(path.read_text(), str(path)), names)
@@ -312,6 +316,19 @@ def test_policies_name_only_their_tables() -> None:
     for statement in statements("etl-policy.json"):
         if _actions(statement) & item_calls:
             assert statement["Resource"].endswith(":table/contabyx_sync"), statement["Sid"]
+
+
+def test_metrics_may_go_to_the_recommended_namespace_only() -> None:
+    """PutMetricData takes no resource ARN; the namespace condition is what narrows it,
+    to the namespace the template's alarms read by default (dynamo.metrics)."""
+    [statement] = [
+        s for s in statements("etl-policy.json") if "cloudwatch:PutMetricData" in _actions(s)
+    ]
+    assert statement["Sid"] == "PublishRunMetricsForEveryMode"
+    assert statement["Resource"] == "*"
+    assert statement["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": metrics.DEFAULT_NAMESPACE}
+    }
 
 
 # --------------------------------------------------------------------------- the driver, run

@@ -108,6 +108,8 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "LOG_LEVEL": ("INFO", "INFO"),
     "AWS_ENDPOINT_URL_DYNAMODB": ("http://127.0.0.1:1", "http://127.0.0.1:1"),
     "AWS_ENDPOINT_URL_REDSHIFT_DATA": ("http://127.0.0.1:2", "http://127.0.0.1:2"),
+    "AWS_ENDPOINT_URL_CLOUDWATCH": ("http://127.0.0.1:3", "http://127.0.0.1:3"),
+    "METRICS_NAMESPACE": ("Contabyx/Test", "Contabyx/Test"),
 }
 SAMPLES["SECRET_ARN"] = (SAMPLES["SECRET_ARN"][0], SAMPLES["SECRET_ARN"][0])
 
@@ -120,7 +122,11 @@ def _documented_keys() -> set[str]:
     for line in table.splitlines():
         if line.startswith("| `"):
             keys.update(re.findall(r"`([A-Z][A-Z0-9_]+)`", line.split("|")[1]))
-    return keys | {"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_REDSHIFT_DATA"}
+    return keys | {
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ENDPOINT_URL_REDSHIFT_DATA",
+        "AWS_ENDPOINT_URL_CLOUDWATCH",
+    }
 
 
 def test_every_documented_key_has_a_sample() -> None:

@@ -143,6 +143,18 @@ DYNAMODB: Final = frozenset(
 #: (an excerpt: reading a secret).
 SECRETSMANAGER: Final = frozenset({"DescribeSecret", "GetSecretValue", "ListSecrets"})
 
+#: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html
+#: (an excerpt: publishing and reading metrics). PutMetricData takes no resource ARN
+#: ("*"); the condition key ``cloudwatch:namespace`` narrows it to one namespace.
+CLOUDWATCH: Final = frozenset(
+    {
+        "GetMetricData",
+        "GetMetricStatistics",
+        "ListMetrics",
+        "PutMetricData",
+    }
+)
+
 #: Service prefix -> the action names above.
 ACTIONS: Final = {
     "redshift-data": REDSHIFT_DATA,
@@ -150,6 +162,7 @@ ACTIONS: Final = {
     "redshift": REDSHIFT,
     "dynamodb": DYNAMODB,
     "secretsmanager": SECRETSMANAGER,
+    "cloudwatch": CLOUDWATCH,
 }
 
 
