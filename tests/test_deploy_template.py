@@ -27,6 +27,7 @@ import pytest
 from dotenv import dotenv_values
 
 from contabyx.http_api import DEFAULT_MAX_AGE, DEFAULT_SYNC_AT, HttpSettings
+from dynamo import metrics
 from dynamo.config import Settings, known_keys, load_settings
 from dynamo.extract.data_api import DataApiSource
 from tests.support.cfn import Renderer, load
@@ -220,6 +221,36 @@ def test_the_function_reads_the_settings_the_template_gives_it() -> None:
     assert all(
         key in source or key in (ROOT / "contabyx" / "http_api.py").read_text() for key in env
     )
+
+
+def test_the_alarms_read_what_the_sync_publishes() -> None:
+    """Metric names and namespace are dynamo.metrics's; the failure alarm fires on one
+    failed run, the staleness alarm after 26 hours without a success, data or not."""
+    alarms = {
+        n: r["Properties"] for n, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    assert set(alarms) == {"SyncFailedAlarm", "SyncStaleAlarm"}
+    assert TEMPLATE["Parameters"]["MetricsNamespace"]["Default"] == metrics.DEFAULT_NAMESPACE
+    for alarm in alarms.values():
+        assert alarm["Namespace"] == {"Ref": "MetricsNamespace"}
+        assert "Dimensions" not in alarm  # the run-level metrics have none
+        assert alarm["Statistic"] == "Sum" and alarm["AlarmActions"]
+    failed, stale = alarms["SyncFailedAlarm"], alarms["SyncStaleAlarm"]
+    assert failed["MetricName"] == metrics.RUN_FAILED
+    assert (failed["Threshold"], failed["ComparisonOperator"]) == (
+        1,
+        "GreaterThanOrEqualToThreshold",
+    )
+    assert stale["MetricName"] == metrics.RUN_SUCCEEDED
+    assert (stale["Threshold"], stale["ComparisonOperator"]) == (1, "LessThanThreshold")
+    assert (
+        stale["Period"] * stale["EvaluationPeriods"]
+        == 26 * 3600
+        == stale["Period"] * stale["DatapointsToAlarm"]
+    )
+    assert stale["TreatMissingData"] == "breaching"
+    # CloudWatch: an alarm may look back at most 7 days, 1 day if its period is under 1 hour.
+    assert stale["Period"] >= 3600 and stale["Period"] * stale["EvaluationPeriods"] <= 7 * 86400
 
 
 def test_the_defaults_are_the_code_s_defaults() -> None:
