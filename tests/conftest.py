@@ -26,7 +26,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 TEST_STACK_DIR = Path(os.environ.get("CONTABYX_TEST_STACK_DIR") or REPO_ROOT / ".devstack" / "test")
 TEST_PAGE_SIZE = 100
 #: Fixtures (of test modules) that start a server or a process: their tests are integration.
-SERVER_FIXTURES = frozenset({"silent", "server", "postgres", "db", "bare_install"})
+SERVER_FIXTURES = frozenset(
+    {"silent", "server", "postgres", "db", "bare_install", "moto_server", "cloudwatch"}
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -80,3 +82,20 @@ def warehouse(local_stack: LocalStack) -> Iterator[psycopg.Connection[Any]]:
 
     with psycopg.connect(local_stack.conninfo, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """CloudWatch's stand-in (moto's server) on a loopback port: its URL."""
+    from tests.support.cloudwatch import serve
+
+    yield from serve()
+
+
+@pytest.fixture()
+def cloudwatch(moto_server: str) -> Iterator[str]:
+    """The stand-in, emptied of every metric: its URL."""
+    import requests
+
+    requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
+    yield moto_server

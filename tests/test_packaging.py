@@ -339,12 +339,18 @@ def _instance(tmp_path: Path, artifacts: dict[str, Path], parameters: dict[str, 
 
 
 def test_the_user_data_installs_the_bundle_and_its_cron_job_syncs(
-    artifacts: dict[str, Path], tmp_path: Path, local_stack: Any, warehouse: Any
+    artifacts: dict[str, Path],
+    tmp_path: Path,
+    local_stack: Any,
+    warehouse: Any,
+    cloudwatch: str,
 ) -> None:
     """The template's user data, run (root's and AWS's commands stubbed): it unpacks the
     bundle, installs the pins with their hashes and then the wheel (nothing missing:
     pip check), writes config/.env and the crontab line; then the crontab's command,
     run as cron would, syncs the local stack exactly."""
+    from dynamo import metrics
+    from tests.support.cloudwatch import published
     from tests.support.synced import differences, fresh_tables, seeded, sync_table
 
     env = local_stack.env
@@ -378,6 +384,7 @@ def test_the_user_data_installs_the_bundle_and_its_cron_job_syncs(
         "CLIENTS_INFO_BY_YEAR_TABLE": tables[1],
         "SYNC_TABLE": sync_table(tables),
         "CONTABYX_FULL_DAY": "7",
+        "AWS_ENDPOINT_URL_CLOUDWATCH": cloudwatch,
     }
     run = subprocess.run(
         ["bash", str(home / "scripts" / "insert.sh"), "--full"],
@@ -391,3 +398,6 @@ def test_the_user_data_installs_the_bundle_and_its_cron_job_syncs(
     assert run.returncode == 0, synced[-3000:]
     assert "sync finished with status 0" in synced
     assert differences(tables, expected) == []
+    # config/.env names the template's namespace; the alarms read these two.
+    sent = published(cloudwatch, metrics.DEFAULT_NAMESPACE)
+    assert (sent[metrics.RUN_SUCCEEDED, ""], sent[metrics.RUN_FAILED, ""]) == (1, 0)

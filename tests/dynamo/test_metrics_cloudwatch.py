@@ -12,96 +12,23 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import boto3
 import pytest
-import requests
 
-import devstack.stack
 from devstack.procs import free_port
 from dynamo.config import Settings
 from dynamo.metrics import MetricsPublisher
 from tests.support import synced
+from tests.support.cloudwatch import REGION, client, published
 
 pytestmark = pytest.mark.integration
 
 TABLES = ("metrics_ci", "metrics_ciby")
-REGION = devstack.stack.REGION
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    """moto's server on a free loopback port: its URL."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture()
-def cloudwatch(moto_server: str) -> Iterator[str]:
-    """The stand-in, emptied of every metric: its URL."""
-    requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
-    yield moto_server
-
-
-def _client(url: str) -> Any:
-    """A client of the stand-in, in the region every test here publishes to (the local
-    stack's, for the command-line runs: moto keeps each region's metrics apart)."""
-    return boto3.client(
-        "cloudwatch",
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-
-
-def published(url: str, namespace: str) -> dict[tuple[str, str], float]:
-    """(metric name, Table dimension or "") -> the sum of its data points in the last hour,
-    as CloudWatch would answer.
-
-    moto 5.2 answers a query without dimensions with the data of every dimension set of
-    that name, where CloudWatch (and so the alarms) takes only the data published without
-    dimensions: the per-table sums are taken back out of it here.
-    """
-    sums = _sums(url, namespace)
-    exact = dict(sums)
-    for (name, table), value in sums.items():
-        if table and (name, "") in exact:
-            exact[name, ""] -= value
-    return exact
-
-
-def _sums(url: str, namespace: str) -> dict[tuple[str, str], float]:
-    client = _client(url)
-    now = datetime.now(timezone.utc)
-    out: dict[tuple[str, str], float] = {}
-    for metric in client.list_metrics(Namespace=namespace)["Metrics"]:
-        points = client.get_metric_statistics(
-            Namespace=namespace,
-            MetricName=metric["MetricName"],
-            Dimensions=metric["Dimensions"],
-            StartTime=now - timedelta(hours=1),
-            EndTime=now + timedelta(minutes=5),
-            Period=60,
-            Statistics=["Sum"],
-        )["Datapoints"]
-        table = metric["Dimensions"][0]["Value"] if metric["Dimensions"] else ""
-        out[metric["MetricName"], table] = sum(point["Sum"] for point in points)
-    return out
 
 
 def every_metric(url: str) -> list[dict[str, Any]]:
-    return list(_client(url).list_metrics()["Metrics"])
+    return list(client(url).list_metrics()["Metrics"])
 
 
 # --------------------------------------------------------------------------- the publisher
