@@ -16,7 +16,9 @@ cfn-lint and checkov themselves run in ``make lint`` and ``make scan``.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -306,3 +308,64 @@ def test_the_scan_fails_a_template_that_allows_imdsv1(tmp_path: Path) -> None:
     )
     assert done.returncode == 1, done.stdout + done.stderr
     assert "FAILED CKV_AWS_79" in done.stdout
+
+
+# --------------------------------------------------------------------------- make deploy
+
+
+def _readme_deploy_parameters() -> dict[str, str]:
+    text = (ROOT / "README.md").read_text()
+    example = re.search(r'make deploy STACK=\S+ BUCKET=\S+ \\\n\s+PARAMS="([^"]*)"', text)
+    assert example, "the README's production set-up shows make deploy with PARAMS"
+    return dict(pair.split("=", 1) for pair in example.group(1).split())
+
+
+def test_the_readme_deploy_example_gives_every_required_parameter() -> None:
+    given = _readme_deploy_parameters()
+    parameters = TEMPLATE["Parameters"]
+    assert set(given) <= set(parameters), set(given) - set(parameters)
+    required = {name for name, spec in parameters.items() if "Default" not in spec}
+    # make deploy passes these two itself: the bucket it uploads to, the bundle's key.
+    assert required - {"ArtifactBucket", "SyncBundleKey"} == set(given) - {
+        name for name in given if "Default" in parameters[name]
+    }
+
+
+@pytest.mark.integration
+def test_make_deploy_uploads_the_bundle_under_its_hash_then_deploys(tmp_path: Path) -> None:
+    """The deploy recipe, run with a stand-in for the AWS CLI that logs its arguments
+    (and ``package`` taken as built): the bundle goes to S3 under its SHA-256, and the
+    stack gets that key, the bucket and the caller's parameters."""
+    for path in ("Makefile", "deploy/template.yaml"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text((ROOT / path).read_text())
+    bundle = tmp_path / "dist" / "contabyx-sync.tar.gz"
+    bundle.parent.mkdir()
+    bundle.write_bytes(b"a bundle")
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    aws = stubs / "aws"
+    aws.write_text(f'#!/bin/bash\necho "$*" >> {tmp_path}/aws.log\n')
+    aws.chmod(0o755)
+    env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}"}
+    make = ["make", "--no-print-directory", "-o", "package", "deploy"]
+
+    refused = subprocess.run(make, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert refused.returncode == 2 and "usage: make deploy STACK=name" in refused.stderr
+    assert not (tmp_path / "aws.log").exists()
+
+    args = ["STACK=contabyx", "BUCKET=artifacts", "PARAMS=ClusterIdentifier=c SubnetId=s VpcId=v"]
+    done = subprocess.run([*make, *args], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    upload, package, deploy = (tmp_path / "aws.log").read_text().splitlines()
+    key = f"contabyx/sync-{hashlib.sha256(b'a bundle').hexdigest()[:16]}.tar.gz"
+    assert upload == f"s3 cp dist/contabyx-sync.tar.gz s3://artifacts/{key}"
+    assert package.startswith("cloudformation package --template-file deploy/template.yaml")
+    assert "--s3-bucket artifacts" in package
+    assert deploy.startswith("cloudformation deploy --template-file build/packaged.yaml")
+    assert "--stack-name contabyx" in deploy
+    assert "--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND" in deploy
+    assert deploy.endswith(
+        f"--parameter-overrides ArtifactBucket=artifacts SyncBundleKey={key} "
+        "ClusterIdentifier=c SubnetId=s VpcId=v"
+    )
