@@ -11,7 +11,9 @@ Usage::
    the function's role, the API's stage and permission that SAM generates;
 3. cfn-lint on that translation;
 4. checkov on both. checkov exits 0 on a file it cannot parse, so its JSON report is
-   read instead: any failed check, any parsing error or an empty scan fails here.
+   read instead: any failed check, any parsing error or an empty scan fails here;
+5. checkov once more, on a copy of the template that allows instance metadata v1 (a
+   path to the instance role's credentials): that one must fail, or the scan is blind.
 
 Every checkov suppression is a ``Metadata: checkov: skip`` entry in the template with
 its reason (``tests/test_deploy_template.py`` holds each to one); none is given here.
@@ -114,8 +116,23 @@ def main(argv: list[str] | None = None) -> int:
         cfn_lint(translated),
         checkov(args.checkov, template),
         checkov(args.checkov, translated),
+        scan_can_fail(args.checkov, template, args.out.resolve().parent),
     ]
     return 0 if all(results) else 1
+
+
+def scan_can_fail(checkov_bin: str, template: Path, scratch: Path) -> bool:
+    """True if checkov fails the template with IMDSv1 allowed (CKV_AWS_79)."""
+    text = template.read_text()
+    if text.count("HttpTokens: required") != 1:
+        print("the scan's self-check expects one 'HttpTokens: required' in the template")
+        return False
+    weak = scratch / "template-imdsv1.yaml"
+    weak.write_text(text.replace("HttpTokens: required", "HttpTokens: optional"))
+    print("checkov must fail a copy that allows IMDSv1:")
+    failed = not checkov(checkov_bin, weak)
+    print(f"the scan can fail: {'ok' if failed else 'FAILED, it passed a weakened template'}")
+    return failed
 
 
 if __name__ == "__main__":
