@@ -30,7 +30,7 @@ SCAN_STAMP := $(SCAN_DIR)/venv/.installed-$(CHECKOV)
 help:
 	@echo "make demo   - local stack, 1,000 seeded clients, full sync, lookups, contabyx serve"
 	@echo "make unit   - the tests that need no Java, PostgreSQL, server or network (seconds)"
-	@echo "make test   - lint, scan and the whole test suite on the local stack, then min-versions"
+	@echo "make test   - lint, then the whole suite on the local stack with scan and min-versions beside it"
 	@echo "make scan   - cfn-lint and checkov on deploy/template.yaml, before and after SAM"
 	@echo "make min-versions - the oldest allowed dependencies: stackless tests and full syncs"
 	@echo "make soak   - the long reliability runs"
@@ -72,9 +72,20 @@ $(SCAN_STAMP):
 scan: $(STAMP) $(SCAN_STAMP)
 	$(BIN)/python scripts/check_template.py --checkov $(SCAN_BIN)/checkov
 
-test: lint scan
-	$(BIN)/pytest -q
-	$(MAKE) --no-print-directory min-versions
+# The scan and the oldest versions (each with its own virtualenv, the latter with its own
+# local stack) run beside the main suite, which keeps about one core of two busy; their
+# output follows the suite's. Either failing fails the target.
+BESIDE_LOG := .devstack/beside-the-suite.log
+
+test: lint
+	@mkdir -p .devstack
+	@$(MAKE) --no-print-directory scan min-versions > $(BESIDE_LOG) 2>&1 & beside=$$!; \
+	trap 'kill $$beside 2>/dev/null' INT TERM; \
+	echo "$(BIN)/pytest -q   (make scan min-versions beside it, into $(BESIDE_LOG))"; \
+	$(BIN)/pytest -q; suite=$$?; \
+	wait $$beside; other=$$?; \
+	echo "--- make scan min-versions (exit $$other):"; cat $(BESIDE_LOG); \
+	test $$suite -eq 0 && test $$other -eq 0
 
 $(MIN_STAMP): pyproject.toml devstack/pyproject.toml scripts/min_versions.py
 	rm -rf $(MIN_DIR)/venv
