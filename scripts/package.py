@@ -10,8 +10,11 @@
   wheel's ``contabyx`` package; no ``dynamo``, no console scripts, no bytecode. Its bytes
   depend only on its inputs: entries sorted, one timestamp, one mode.
 - ``contabyx-sync.tar.gz``: what the EC2 instance unpacks into its install directory,
-  exactly ``scripts/insert.sh``, ``config/requirements.txt``, ``config/.env.example`` and
-  ``dist/<the wheel>``; deterministic too.
+  exactly ``scripts/insert.sh``, ``config/requirements.txt``, ``config/.env.example``,
+  ``dist/<the wheel>`` and ``wheels/``: one wheel per pin of ``config/requirements.txt``
+  for the instance (manylinux2014 x86_64 CPython 3.11), downloaded with their hashes
+  checked, so that the instance installs with ``--no-index`` and needs no package index,
+  only S3; deterministic too.
 
 boto3 in the Lambda zip: bundled (boto3, botocore, s3transfer, jmespath, python-dateutil,
 six, urllib3 as pinned). The runtime's own copy changes when AWS updates the runtime, not
@@ -55,9 +58,13 @@ except ImportError:  # Python < 3.11: the copy pip itself uses
 
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_REQUIREMENTS = ROOT / "config" / "requirements-lambda.txt"
-#: The Lambda function's platform: runtime python3.11 on x86_64.
+SYNC_REQUIREMENTS = ROOT / "config" / "requirements.txt"
+#: The platform of both deployed machines: the Lambda runtime python3.11 on x86_64, and
+#: the sync's instance (Amazon Linux 2023, its python3.11, x86_64).
 LAMBDA_PLATFORM = ("--platform", "manylinux2014_x86_64", "--implementation", "cp")
-LAMBDA_PYTHON = ("--python-version", "3.11", "--only-binary=:all:")
+#: A patch release, not just 3.11: some pins ask for one (soupsieve 4.1 needs >= 3.11.5).
+#: It is the one ``make requirements`` resolved the pins on; both machines run a later one.
+LAMBDA_PYTHON = ("--python-version", "3.11.7", "--only-binary=:all:")
 #: What the Lambda Python runtime already has: left out with --runtime-sdk.
 RUNTIME_SDK = frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"}
@@ -65,7 +72,7 @@ RUNTIME_SDK = frozenset(
 #: The sync bundle: path in the tarball -> source in the tree (the wheel is added apart).
 SYNC_FILES = {
     "scripts/insert.sh": ROOT / "scripts" / "insert.sh",
-    "config/requirements.txt": ROOT / "config" / "requirements.txt",
+    "config/requirements.txt": SYNC_REQUIREMENTS,
     "config/.env.example": ROOT / "config" / ".env.example",
 }
 #: The earliest time a zip entry can carry; the tarball uses the epoch.
@@ -187,9 +194,23 @@ def _tar_member(name: str, data: bytes, mode: int) -> tarfile.TarInfo:
     return info
 
 
-def build_sync_bundle(wheel: Path, out: Path) -> Path:
-    """``out/contabyx-sync.tar.gz``: :data:`SYNC_FILES` and ``dist/<wheel>``, nothing else."""
+def download_sync_wheels(scratch: Path) -> List[Path]:
+    """The wheels of every pin of ``config/requirements.txt``, for the sync's instance."""
+    wheels = scratch / "wheels"
+    _pip(
+        *("download", "--quiet", "--require-hashes", "--no-deps"),
+        *("--requirement", str(SYNC_REQUIREMENTS), "--dest", str(wheels)),
+        *LAMBDA_PLATFORM,
+        *LAMBDA_PYTHON,
+    )
+    return sorted(wheels.glob("*.whl"))
+
+
+def build_sync_bundle(wheel: Path, out: Path, scratch: Path) -> Path:
+    """``out/contabyx-sync.tar.gz``: :data:`SYNC_FILES`, ``dist/<wheel>`` and the pins'
+    wheels under ``wheels/``, nothing else."""
     members: Dict[str, Path] = {**SYNC_FILES, f"dist/{wheel.name}": wheel}
+    members.update({f"wheels/{w.name}": w for w in download_sync_wheels(scratch)})
     target = out / "contabyx-sync.tar.gz"
     with (
         target.open("wb") as raw,
@@ -255,7 +276,7 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
         scratch = Path(tmp)
         wheel = build_wheel(out, scratch)
         lambda_zip = build_lambda(wheel, out, scratch, runtime_sdk=args.runtime_sdk)
-        bundle = build_sync_bundle(wheel, out)
+        bundle = build_sync_bundle(wheel, out, scratch)
     print("\n".join(report(wheel, lambda_zip, bundle)))
     problem = over_limits(lambda_zip)
     if problem:

@@ -199,7 +199,10 @@ def test_the_user_data_is_valid_bash_and_installs_the_pinned_bundle() -> None:
     script = _user_data(_renderer("data-api cluster+dbuser"))
     subprocess.run(["bash", "-n"], input=script, text=True, check=True)
     assert script.startswith("#!/bin/bash\nset -euxo pipefail\n")
-    assert "--require-hashes --no-deps -r /opt/contabyx/config/requirements.txt" in script
+    assert (
+        "--no-index --find-links /opt/contabyx/wheels --require-hashes --no-deps "
+        "-r /opt/contabyx/config/requirements.txt"
+    ) in script
     assert '"s3://bucket/b.tar.gz"' in script
     assert "${" not in script.replace("${!", ""), "every ${...} was substituted"
 

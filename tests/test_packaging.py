@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -273,9 +274,12 @@ def test_the_lambda_zip_alone_answers_an_api_gateway_event(
 def test_the_sync_bundle_holds_exactly_what_the_instance_installs(
     artifacts: dict[str, Path],
 ) -> None:
+    """The files the user data uses, and one wheel per pin of config/requirements.txt,
+    built for the instance (so that it installs with no package index)."""
     with tarfile.open(artifacts["bundle"]) as bundle:
         members = {m.name: m for m in bundle.getmembers()}
-    assert sorted(members) == [
+    wheels = {name for name in members if name.startswith("wheels/")}
+    assert sorted(set(members) - wheels) == [
         "config/.env.example",
         "config/requirements.txt",
         f"dist/{artifacts['wheel'].name}",
@@ -283,6 +287,18 @@ def test_the_sync_bundle_holds_exactly_what_the_instance_installs(
     ]
     assert all(m.isfile() for m in members.values())
     assert members["scripts/insert.sh"].mode == 0o755
+    pins = {
+        (name.lower().replace("_", "-"), version)
+        for name, version in re.findall(
+            r"^([A-Za-z0-9_.-]+)==(\S+)", (ROOT / "config" / "requirements.txt").read_text(), re.M
+        )
+    }
+    shipped = set()
+    for name in wheels:
+        project, release, *_, tag = name.removeprefix("wheels/").removesuffix(".whl").split("-")
+        shipped.add((project.lower().replace("_", "-"), release))
+        assert tag in ("any", "manylinux2014_x86_64") or ("manylinux" in tag and "x86_64" in tag)
+    assert shipped == pins
 
 
 #: Commands of the instance's user data that need root or AWS, replaced here by stubs
@@ -326,6 +342,8 @@ def _instance(tmp_path: Path, artifacts: dict[str, Path], parameters: dict[str, 
     ctl.write_text('#!/bin/bash\necho "agent $*" >> "$STUB_LOG"\n')
     ctl.chmod(0o755)
     env = {
+        # The bundle carries its wheels: an index the script asked for would not answer.
+        "PIP_INDEX_URL": "http://127.0.0.1:9/simple",
         "PATH": f"{stubs}:{os.environ['PATH']}",
         "HOME": str(tmp_path),
         "BUNDLE": str(artifacts["bundle"]),
