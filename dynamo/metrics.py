@@ -19,8 +19,11 @@ the recommended value, the template's default and the namespace the IAM policy
 (``config/iam/etl-policy.json``) allows. A failure to publish is one WARNING line and
 never changes the run's outcome or exit status.
 
-A run that fails before it takes the sync's lease (a bad setting, another run holding
-the lease) publishes nothing: the "no success for 26 h" alarm covers it.
+A run that fails while taking the sync's lease (its table missing, DynamoDB not
+answering) publishes its failure as any failed run does. Two publish nothing: a run
+refused because another run holds the lease (that one is syncing), and one whose
+settings do not load (``METRICS_NAMESPACE`` may be among them); the "no success for
+26 h" alarm covers both.
 
 >>> data = metric_data("succeeded", 100.0, 112.5, {"ci": {"items": 3, "write_units": 4}})
 >>> named = [(d["MetricName"], d["Value"], d.get("Dimensions")) for d in data]

@@ -288,12 +288,21 @@ def exclusive_run(
     metrics: Optional[MetricsPublisher] = None,
 ) -> Iterator[tuple[Lease, RunRecord]]:
     """Take the lease, record the run as running, yield; then record its end, publish
-    its metrics (``metrics``, if any) and release.
+    its metrics (``metrics``, if any) and release. A run that cannot take the lease for
+    any reason but another run holding it publishes its failure too.
 
     An exception inside is recorded as ``failed`` with its line, and raised again.
     """
     lease = Lease(client, table, run_id, ttl=ttl)
-    lease.acquire()
+    started = time.time()
+    try:
+        lease.acquire()
+    except RunInProgress:  # another run is syncing: not a failure of the sync
+        raise
+    except BaseException:  # the sync's table is missing, DynamoDB does not answer, ...
+        if metrics is not None:  # no record can say so: the failure alarm must
+            metrics.publish(FAILED, started, time.time(), {})
+        raise
     record = RunRecord(client, table, run_id, mode)
     try:
         record.write(RUNNING)

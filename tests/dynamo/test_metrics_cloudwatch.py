@@ -14,11 +14,13 @@ import time
 import uuid
 from typing import Any
 
+import boto3
 import pytest
 
 from devstack.procs import free_port
 from dynamo.config import Settings
 from dynamo.metrics import MetricsPublisher
+from dynamo.runs import LEASE_KEY
 from tests.support import synced
 from tests.support.cloudwatch import REGION, client, published
 
@@ -157,3 +159,38 @@ def test_an_unreachable_cloudwatch_leaves_the_run_a_success(fresh: Any) -> None:
     assert " WARNING dynamo.metrics: run metrics not published " in line
     assert "METRICS_NAMESPACE=Contabyx" in line and closed in line
     assert "check AWS_ENDPOINT_URL_CLOUDWATCH" in line
+
+
+def test_a_run_that_cannot_take_the_lease_publishes_its_failure(
+    fresh: Any, cloudwatch: str
+) -> None:
+    """A missing sync table stops the run before it has a record: the failure alarm
+    still hears of it."""
+    done = _etl(
+        "run",
+        METRICS_NAMESPACE="Contabyx",
+        SYNC_TABLE="no_such_sync_table",
+        AWS_ENDPOINT_URL_CLOUDWATCH=cloudwatch,
+    )
+    assert done.returncode == 1
+    assert "no_such_sync_table does not exist: run contabyx-etl create-tables" in done.stderr
+    values = published(cloudwatch, "Contabyx")
+    values.pop(("RunSeconds", ""))
+    assert values == {("RunFailed", ""): 1, ("RunSucceeded", ""): 0}
+
+
+def test_a_run_refused_for_another_runs_lease_publishes_nothing(
+    fresh: Any, cloudwatch: str
+) -> None:
+    """Another run holds the lease: that one is syncing, so this is no failed sync."""
+    holder = {"holder": {"S": "other-run"}, "host": {"S": "elsewhere"}, "pid": {"N": "1"}}
+    expires = {
+        "acquired": {"N": f"{time.time():.3f}"},
+        "expires": {"N": f"{time.time() + 600:.3f}"},
+    }
+    boto3.client("dynamodb").put_item(
+        TableName=synced.sync_table(TABLES), Item={**LEASE_KEY, **holder, **expires}
+    )
+    done = _etl("run", METRICS_NAMESPACE="Contabyx", AWS_ENDPOINT_URL_CLOUDWATCH=cloudwatch)
+    assert done.returncode != 0 and "holds the sync's lease" in done.stderr
+    assert every_metric(cloudwatch) == []
