@@ -127,6 +127,34 @@ def test_the_api_function_policy_is_the_api_policy_file() -> None:
     assert deployed == [_normal(s) for s in statements("api-policy.json")]
 
 
+def test_the_sync_host_gets_its_bundle_its_log_and_session_manager_only() -> None:
+    """Beyond config/iam/etl-policy.json, the instance may read its own bundle, write
+    its own log group, and be reached through Session Manager: nothing else."""
+    host = _rendered_statements(_renderer("data-api cluster+dbuser"), "SyncHostPolicy")
+    assert host == [
+        {
+            "Sid": "ReadTheSyncBundle",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": ["arn:aws:s3:::bucket/b.tar.gz"],
+        },
+        {
+            "Sid": "ShipTheSyncLog",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+            "Resource": ["<SyncLogGroup.Arn>", "<SyncLogGroup.Arn>:log-stream:*"],
+        },
+    ]
+    role = _renderer("data-api cluster+dbuser").render(RESOURCES["SyncRole"]["Properties"])
+    assert role["ManagedPolicyArns"] == ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]
+    assert "Policies" not in role
+    policies = [r for r in RESOURCES.values() if r["Type"] == "AWS::IAM::RolePolicy"]
+    assert [p["Properties"]["PolicyName"] for p in policies] == [
+        "contabyx-etl",
+        "contabyx-sync-host",
+    ]
+
+
 def test_the_tables_are_protected_and_keyed_as_the_code_expects() -> None:
     keys = {
         "clients_info": [("clientid", "N", "HASH")],
