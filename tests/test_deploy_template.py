@@ -191,7 +191,8 @@ def test_the_tables_are_protected_and_keyed_as_the_code_expects() -> None:
 # --------------------------------------------------------------------------- the instance
 
 
-def _user_data(renderer: Renderer) -> str:
+def user_data(renderer: Renderer) -> str:
+    """The sync instance's user data script, rendered."""
     data = RESOURCES["SyncLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]
     text = renderer.render(data)
     assert isinstance(text, str)
@@ -211,7 +212,7 @@ def test_the_instance_env_file_targets_the_warehouse_the_parameters_name(
     mode: str, tmp_path: Path
 ) -> None:
     renderer = _renderer(mode, ClusterIdentifier=WAYS_IN[mode].get("ClusterIdentifier", ""))
-    path = _env_file(_user_data(renderer), tmp_path)
+    path = _env_file(user_data(renderer), tmp_path)
     assert set(dotenv_values(path)) <= known_keys(), "every key is a setting of the sync"
     settings = load_settings(env_file=path, environ={})  # the sync's own checks
     assert settings.metrics_namespace == renderer.parameters["MetricsNamespace"]
@@ -224,7 +225,7 @@ def test_the_instance_env_file_targets_the_warehouse_the_parameters_name(
 
 
 def test_the_user_data_is_valid_bash_and_installs_the_pinned_bundle() -> None:
-    script = _user_data(_renderer("data-api cluster+dbuser"))
+    script = user_data(_renderer("data-api cluster+dbuser"))
     subprocess.run(["bash", "-n"], input=script, text=True, check=True)
     assert script.startswith("#!/bin/bash\nset -euxo pipefail\n")
     assert (
@@ -236,7 +237,7 @@ def test_the_user_data_is_valid_bash_and_installs_the_pinned_bundle() -> None:
 
 
 def test_the_crontab_runs_insert_sh_at_sync_at_utc() -> None:
-    script = _user_data(_renderer("data-api cluster+dbuser", SyncAtUtc="23:05", FullSyncDay="3"))
+    script = user_data(_renderer("data-api cluster+dbuser", SyncAtUtc="23:05", FullSyncDay="3"))
     line = next(line for line in script.splitlines() if "crontab -u contabyx" in line)
     assert line.startswith('echo "05 23 * * * CONTABYX_FULL_DAY=3 /opt/contabyx/scripts/insert.sh"')
     assert (ROOT / "scripts" / "insert.sh").is_file()

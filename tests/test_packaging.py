@@ -319,12 +319,10 @@ STUBS = {
 def _instance(tmp_path: Path, artifacts: dict[str, Path], parameters: dict[str, str]) -> Path:
     """Run the template's user data, rendered for ``parameters``, under ``tmp_path``
     (``/opt`` moved there) with root's and AWS's commands stubbed; return the home."""
-    from tests.support.cfn import Renderer, load
+    from tests.support.cfn import Renderer
+    from tests.test_deploy_template import TEMPLATE, user_data
 
-    template = load(ROOT / "deploy" / "template.yaml")
-    renderer = Renderer(template, parameters)
-    data = template["Resources"]["SyncLaunchTemplate"]["Properties"]["LaunchTemplateData"]
-    script = renderer.render(data["UserData"])
+    script = user_data(Renderer(TEMPLATE, parameters))
     script = script.replace("/opt/", f"{tmp_path}/opt/").replace(
         "/tmp/contabyx-sync.tar.gz", f"{tmp_path}/bundle.tar.gz"
     )

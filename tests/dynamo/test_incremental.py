@@ -18,9 +18,15 @@ from dynamo.extract import open_source
 from dynamo.query import Insert
 from dynamo.sync import SyncResult
 from dynamo.views import create_views
-from tests.support.expected import compute, from_warehouse
+from tests.support.expected import from_warehouse
 from tests.support.settings import settings_of
-from tests.support.synced import differences, empty_history, fresh_tables, seeded
+from tests.support.synced import (
+    HISTORY_SCHEMA,
+    differences,
+    empty_history,
+    fresh_tables,
+    seeded,
+)
 
 CLIENTS = 150
 TABLES = ("incr_ci", "incr_ciby")
@@ -176,17 +182,6 @@ def test_a_source_that_lost_most_clients_deletes_nothing(synced: Any) -> None:
 SPECTRUM_TABLES = ("incr_spectrum_ci", "incr_spectrum_ciby")
 
 
-def _with_history(warehouse: Any) -> dict[int, Any]:
-    """Figures over the local transactions and the history table, as the views see them."""
-    with warehouse.cursor() as cur:
-        cur.execute("SELECT typeid, name, nature FROM contabyx.transactiontypes")
-        types = cur.fetchall()
-        cur.execute(
-            "SELECT * FROM contabyx.transactions UNION ALL SELECT * FROM ext_contabyx.transactions"
-        )
-        return compute(cur.fetchall(), types)
-
-
 def test_a_change_to_the_spectrum_history_is_seen(local_stack: Any, warehouse: Any) -> None:
     seeded(local_stack, warehouse, clients=60, seed=47, years=(2020, 2022))
     [client] = _clients(warehouse, 1)
@@ -207,7 +202,7 @@ def test_a_change_to_the_spectrum_history_is_seen(local_stack: Any, warehouse: A
             cur.execute("UPDATE ext_contabyx.transactions SET amount = 250.00")
         info, by_year = _sync(incremental=True, **tables)
         assert info.clientids == by_year.clientids == [client]
-        assert differences(SPECTRUM_TABLES, _with_history(warehouse)) == []
+        assert differences(SPECTRUM_TABLES, from_warehouse(warehouse, history=HISTORY_SCHEMA)) == []
     finally:
         with warehouse.cursor() as cur:
             cur.execute("DROP TABLE IF EXISTS ext_contabyx.transactions CASCADE")

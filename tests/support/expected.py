@@ -67,14 +67,17 @@ def compute(
     return dict(out)
 
 
-def from_warehouse(conn: Any) -> dict[int, ClientFigures]:
-    """:func:`compute` over every source row, read with a psycopg connection."""
+def from_warehouse(conn: Any, *, history: str = "") -> dict[int, ClientFigures]:
+    """:func:`compute` over every source row, read with a psycopg connection; with
+    ``history`` (a schema), its ``transactions`` too, as the Spectrum views read them."""
+    columns = "transactionid, clientid, typeid, time, amount"
+    query = f"SELECT {columns} FROM contabyx.transactions"
+    if history:
+        query += f" UNION ALL SELECT {columns} FROM {history}.transactions"
     with conn.cursor() as cur:
         cur.execute("SELECT typeid, name, nature FROM contabyx.transactiontypes")
         types = cur.fetchall()
-        cur.execute(
-            "SELECT transactionid, clientid, typeid, time, amount FROM contabyx.transactions"
-        )
+        cur.execute(query)
         return compute(cur, types)
 
 
